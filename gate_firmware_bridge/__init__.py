@@ -1,0 +1,1 @@
+"""The gate bridge: an edge process in each park and a hub in the cloud (see the gate issue)."""

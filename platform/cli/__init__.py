@@ -1,0 +1,22 @@
+"""The `vistapass` command."""
+
+from __future__ import annotations
+
+import click
+
+from vistapass.platform.cli.db import db
+from vistapass.platform.cli.run import dev, serve, worker
+from vistapass.platform.cli.tenants import tenants
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Vistapass: ticketing for scenic areas, parks and attractions."""
+
+
+for command in (serve, worker, dev, db, tenants):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="vistapass")

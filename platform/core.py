@@ -1,0 +1,92 @@
+"""The core plugin: settings, resources, routes, error handling and docs for the app.
+
+A domain package joins the app by adding its controllers to `PLATFORM_ROUTES`
+(platform-wide) or `TENANT_ROUTES` (served per park under `/p/<slug>/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
+
+from vistapass.platform.db import Database
+from vistapass.platform.embedded.services import ensure_services
+from vistapass.platform.health.controllers import HealthController
+from vistapass.platform.http.exceptions import EXCEPTION_HANDLERS
+from vistapass.platform.logging import configure_logging
+from vistapass.platform.settings import Settings
+from vistapass.platform.storage import storage_from_settings
+from vistapass.platform.storage.controllers import STORAGE_ROUTES
+from vistapass.platform.tenancy.dependencies import tenant_router
+from vistapass.platform.tenancy.resolution import DomainResolver
+from vistapass.platform.worker.broker import configure_broker
+from vistapass.tenants.park.controllers import ParkController
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLATFORM_ROUTES = [HealthController, *STORAGE_ROUTES]
+TENANT_ROUTES = [ParkController]
+TEMPLATE_DIRS = [ROOT / "tenants" / "park" / "templates"]
+
+
+class CorePlugin(InitPluginProtocol):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.domains: DomainResolver | None = None
+
+    async def lookup_domain(self, host: str) -> str | None:
+        if self.domains is None:  # before startup finished: nothing is known yet
+            return None
+        return await self.domains(host)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        services = ensure_services(self.settings)
+        settings = services.settings
+        db = Database(settings)
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.db_connect_timeout,
+            socket_timeout=settings.db_connect_timeout,
+        )
+        app.state.update(
+            settings=settings,
+            db=db,
+            redis=redis,
+            broker=configure_broker(settings),
+            storage=storage_from_settings(settings),
+        )
+        self.domains = DomainResolver(db)
+        try:
+            yield
+        finally:
+            self.domains = None
+            await redis.aclose()
+            await db.dispose()
+            app.state.broker.close()
+            services.stop_started()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        configure_logging(self.settings)
+        app_config.debug = False
+        app_config.route_handlers.extend([*PLATFORM_ROUTES, tenant_router(TENANT_ROUTES)])
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.lifespan.append(self.lifespan)
+        app_config.template_config = TemplateConfig(
+            directory=TEMPLATE_DIRS, engine=JinjaTemplateEngine
+        )
+        app_config.openapi_config = OpenAPIConfig(
+            title="Vistapass",
+            version="1",
+            description="Ticketing for scenic areas, parks and attractions.",
+        )
+        return app_config

@@ -1,0 +1,77 @@
+"""One connection pool for every park (no pool per tenant), async for the app and workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from vistapass.platform.settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` URLs and use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = create_async_engine(
+            normalise_url(settings.database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            # A database that is down must answer in seconds, not hang the request.
+            pool_timeout=settings.db_connect_timeout,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, round(settings.db_connect_timeout))},
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sync_engine: Engine | None = None
+
+    @property
+    def sync_engine(self) -> Engine:
+        """A small synchronous pool for alembic, which is synchronous."""
+        if self._sync_engine is None:
+            self._sync_engine = create_engine(
+                normalise_url(self.settings.database_url),
+                pool_size=2,
+                max_overflow=2,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": max(1, round(self.settings.db_connect_timeout))},
+            )
+        return self._sync_engine
+
+    async def in_sync_transaction(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(connection, ...)` in one transaction on a thread, off the event loop."""
+
+        def work() -> T:
+            with self.sync_engine.begin() as connection:
+                return fn(connection, *args, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()

@@ -1,0 +1,51 @@
+"""structlog: JSON lines in production, readable console output in development.
+
+Every line logged while serving a request carries its request id and, once
+resolved, its park (bound through contextvars by the request middleware).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from vistapass.platform.settings import Settings
+
+
+def configure_logging(settings: Settings) -> None:
+    use_json = settings.log_format == "json" or (
+        settings.log_format == "auto" and (settings.is_production or not sys.stderr.isatty())
+    )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer]
+        if use_json
+        else [*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries that use the standard logging module go through the same renderer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

@@ -1,0 +1,1 @@
+"""Tenancy core: the registry of parks, provisioning, and binding a park to a session."""

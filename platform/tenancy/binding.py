@@ -1,0 +1,122 @@
+"""Binding a park to a session: the only way tenant tables are reached.
+
+A tenant session maps the placeholder schema `tenant` to the park's schema and,
+inside its transaction, switches to the park's own role with `SET LOCAL ROLE`
+(never a session-level `SET` on a pooled connection). From then on PostgreSQL
+itself refuses any other park's schema, and the control-plane tables too.
+
+The edge (request dependency, actor, CLI command) owns the transaction: it
+commits or rolls back; services only flush. Jobs a service enqueued are sent
+only after the commit and are dropped on rollback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.db import Database
+from vistapass.platform.models import Tenant, TenantStatus
+from vistapass.platform.tenancy import repository
+from vistapass.platform.tenancy.errors import TenantNotBound, TenantNotFound, TenantSuspended
+from vistapass.platform.tenancy.naming import (
+    checked_role,
+    checked_schema,
+    is_valid_slug,
+    schema_for,
+)
+from vistapass.platform.worker.enqueue import discard_jobs, flush_jobs
+from vistapass.tenants.models import TENANT_SCHEMA
+
+TENANT_KEY = "vistapass.tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundTenant:
+    id: uuid.UUID
+    slug: str
+    display_name: str
+    schema_name: str
+    db_role: str
+    status: str
+
+    @classmethod
+    def from_row(cls, tenant: Tenant) -> BoundTenant:
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug,
+            display_name=tenant.display_name,
+            schema_name=checked_schema(tenant.schema_name),
+            db_role=checked_role(tenant.db_role),
+            status=tenant.status,
+        )
+
+
+def current_tenant(session: AsyncSession) -> BoundTenant:
+    tenant = session.info.get(TENANT_KEY)
+    if tenant is None:
+        raise TenantNotBound("This operation needs a park bound to its session.")
+    return tenant
+
+
+async def bind_tenant(
+    session: AsyncSession, slug: str, *, allow_suspended: bool = False
+) -> BoundTenant:
+    """Look the park up and bind it; must be the first thing the session does."""
+    if session.in_transaction():
+        raise RuntimeError("bind_tenant must start the session's transaction")
+    if not is_valid_slug(slug):
+        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+    # Execution options only apply when the session procures its connection, so
+    # the schema map is set first (it follows from the slug) and checked below.
+    schema = schema_for(slug)
+    connection = await session.connection(
+        execution_options={"schema_translate_map": {TENANT_SCHEMA: schema}}
+    )
+    row = await repository.get_by_slug(session, slug)
+    if row is None or row.status == TenantStatus.PROVISIONING:
+        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+    tenant = BoundTenant.from_row(row)
+    if tenant.schema_name != schema:
+        raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema!r}")
+    if tenant.status == TenantStatus.SUSPENDED and not allow_suspended:
+        raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
+    quoted_role = connection.dialect.identifier_preparer.quote(tenant.db_role)
+    await session.execute(text(f"SET LOCAL ROLE {quoted_role}"))
+    session.info[TENANT_KEY] = tenant
+    return tenant
+
+
+@asynccontextmanager
+async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit on success (then send the jobs), roll back and drop the jobs on error."""
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        discard_jobs(session)
+        raise
+    finally:
+        await session.close()
+    await flush_jobs(session)
+
+
+@asynccontextmanager
+async def tenant_session(
+    db: Database, slug: str, *, allow_suspended: bool = False
+) -> AsyncIterator[AsyncSession]:
+    async with transaction(db.session()) as session:
+        await bind_tenant(session, slug, allow_suspended=allow_suspended)
+        yield session
+
+
+@asynccontextmanager
+async def control_session(db: Database) -> AsyncIterator[AsyncSession]:
+    async with transaction(db.session()) as session:
+        yield session

@@ -1,0 +1,1 @@
+"""Background jobs: the dramatiq broker, after-commit enqueueing, tenant-bound actors."""

@@ -1,0 +1,17 @@
+"""The dramatiq broker on Redis, configured once per process from the settings."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, CurrentMessage
+
+from vistapass.platform.settings import Settings
+
+
+def configure_broker(settings: Settings) -> RedisBroker:
+    broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.redis_namespace}:dramatiq")
+    broker.add_middleware(AsyncIO())
+    broker.add_middleware(CurrentMessage())
+    dramatiq.set_broker(broker)
+    return broker

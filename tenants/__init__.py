@@ -1,0 +1,1 @@
+"""Everything stored inside one park's schema, and the tenant migration tree."""

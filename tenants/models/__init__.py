@@ -1,0 +1,11 @@
+"""Tenant tables, declared once in the placeholder schema `tenant`.
+
+Each session binds `tenant` to the park's real schema (`t_<slug>`) with
+`schema_translate_map`; unbound, the schema does not exist and queries fail.
+"""
+
+from vistapass.tenants.models.base import TENANT_SCHEMA, TenantBase
+from vistapass.tenants.models.jobs import JobRun
+from vistapass.tenants.models.park import ParkProfile
+
+__all__ = ["TENANT_SCHEMA", "JobRun", "ParkProfile", "TenantBase"]

@@ -1,0 +1,25 @@
+"""The park's own profile: one row, seeded at provisioning, edited in the console."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, SmallInteger, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vistapass.platform.models.base import utcnow
+from vistapass.tenants.models.base import TenantBase
+
+
+class ParkProfile(TenantBase):
+    __tablename__ = "park_profile"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=1)
+    display_name: Mapped[str] = mapped_column(Text)
+    time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    default_locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )

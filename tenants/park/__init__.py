@@ -1,0 +1,1 @@
+"""The park's own profile and its home page."""

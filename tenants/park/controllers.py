@@ -1,0 +1,33 @@
+"""The park's home page (the booking site grows here) and its public profile API."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.response import Template
+
+from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
+from vistapass.tenants.park import service
+from vistapass.tenants.park.schemas import ParkOut
+
+
+class ParkController(Controller):
+    tags = ["park"]
+
+    @get("/", summary="The park's home page", include_in_schema=False)
+    async def home(self, db_session: TenantDbSession, tenant: CurrentTenant) -> Template:
+        profile = await service.get_profile(db_session)
+        return Template(
+            template_name="park/home.html",
+            context={"park": profile, "slug": tenant.slug},
+        )
+
+    @get("/api/v1/park", summary="The park's public profile")
+    async def profile(self, db_session: TenantDbSession, tenant: CurrentTenant) -> ParkOut:
+        profile = await service.get_profile(db_session)
+        return ParkOut(
+            slug=tenant.slug,
+            display_name=profile.display_name,
+            time_zone=profile.time_zone,
+            currency=profile.currency,
+            default_locale=profile.default_locale,
+        )
