@@ -68,3 +68,34 @@ def resume(slug: str) -> None:
     if changed is None:
         fail(f"{slug} is still provisioning; run `vistapass tenants create {slug}` to finish it")
     click.echo(f"resumed {slug}" if changed else f"{slug} was already active")
+
+
+@tenants.command("add-domain")
+@click.argument("slug")
+@click.argument("domain")
+def add_domain(slug: str, domain: str) -> None:
+    """Serve a park on its own domain (once its owner has pointed DNS at us)."""
+    with services() as running:
+        added = run_async(running.settings, lambda db: admin.add_domain(db, slug, domain))
+    click.echo(f"{slug} is served on {domain}" if added else f"{slug} already had {domain}")
+
+
+@tenants.command("remove-domain")
+@click.argument("slug")
+@click.argument("domain")
+def remove_domain(slug: str, domain: str) -> None:
+    """Stop serving a park on a custom domain."""
+    with services() as running:
+        removed = run_async(running.settings, lambda db: admin.remove_domain(db, slug, domain))
+    if not removed:
+        fail(f"domain_not_found: {slug} is not served on {domain}")
+    click.echo(f"{slug} is no longer served on {domain}")
+
+
+@tenants.command("domains")
+@click.argument("slug")
+def domains(slug: str) -> None:
+    """List a park's custom domains."""
+    with services() as running:
+        names = run_async(running.settings, lambda db: admin.domains_of(db, slug))
+    click.echo("\n".join(names) if names else f"{slug} has no custom domains")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 from vistapass.platform.db import Database
 from vistapass.platform.db.migrations import Tree, current_revision, head
 from vistapass.platform.errors import ServiceUnavailable
-from vistapass.platform.models import Tenant, TenantStatus
+from vistapass.platform.models import Tenant, TenantDomain, TenantStatus
 from vistapass.platform.tenancy import repository
 from vistapass.platform.tenancy.binding import control_session
-from vistapass.platform.tenancy.errors import TenantNotFound
+from vistapass.platform.tenancy.errors import DomainTaken, InvalidDomain, TenantNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +78,54 @@ async def resume(db: Database, slug: str) -> bool | None:
             return False
         await repository.set_status(session, tenant, TenantStatus.ACTIVE)
         return True
+
+
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def normalise_domain(domain: str) -> str:
+    name = domain.strip().lower().rstrip(".")
+    if not DOMAIN_PATTERN.fullmatch(name):
+        raise InvalidDomain(f"'{domain}' is not a domain name.", details={"domain": domain})
+    return name
+
+
+async def add_domain(db: Database, slug: str, domain: str) -> bool:
+    """Serve the park on a domain its owner has proven control of.
+
+    True if added, False if the park already had it. A domain belongs to one park.
+    """
+    name = normalise_domain(domain)
+    await require_migrated(db)
+    async with control_session(db) as session:
+        tenant = await _get(session, slug)
+        existing = await session.get(TenantDomain, name)
+        if existing is not None:
+            if existing.tenant_id != tenant.id:
+                raise DomainTaken(
+                    f"{name} already belongs to another park.", details={"domain": name}
+                )
+            changed = not existing.verified
+            existing.verified = True
+            return changed
+        session.add(TenantDomain(domain=name, tenant_id=tenant.id, verified=True))
+        return True
+
+
+async def remove_domain(db: Database, slug: str, domain: str) -> bool:
+    name = normalise_domain(domain)
+    await require_migrated(db)
+    async with control_session(db) as session:
+        tenant = await _get(session, slug)
+        existing = await session.get(TenantDomain, name)
+        if existing is None or existing.tenant_id != tenant.id:
+            return False
+        await session.delete(existing)
+        return True
+
+
+async def domains_of(db: Database, slug: str) -> list[str]:
+    await require_migrated(db)
+    async with control_session(db) as session:
+        tenant = await _get(session, slug)
+        return await repository.domains_of(session, tenant.id)

@@ -36,3 +36,12 @@ class TenantNotBound(VistapassError):
 
     status_code = 500
     code = "tenant_not_bound"
+
+
+class InvalidDomain(VistapassError):
+    status_code = 422
+    code = "invalid_domain"
+
+
+class DomainTaken(Conflict):
+    code = "domain_taken"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,3 +34,13 @@ async def set_status(session: AsyncSession, tenant: Tenant, status: TenantStatus
         .values(status=status, status_changed_at=utcnow())
     )
     tenant.status = status
+
+
+async def domains_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[str]:
+    return list(
+        await session.scalars(
+            select(TenantDomain.domain)
+            .where(TenantDomain.tenant_id == tenant_id)
+            .order_by(TenantDomain.domain)
+        )
+    )
