@@ -33,7 +33,8 @@ def configure_logging(settings: Settings) -> None:
         else [*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a process that reconfigures (tests, `create_app` twice) must take effect.
+        cache_logger_on_first_use=False,
     )
     # Libraries that use the standard logging module go through the same renderer.
     handler = logging.StreamHandler(sys.stderr)

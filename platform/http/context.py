@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vistapass.platform.errors import error_body
 from vistapass.platform.logging import get_logger
-from vistapass.platform.tenancy.naming import RESERVED_SLUGS
+from vistapass.platform.tenancy.naming import RESERVED_SLUGS, is_valid_slug
 
 log = get_logger("vistapass.http")
 
@@ -83,7 +83,8 @@ class TenantHostRouting:
             label = host[: -len(base) - 1]
             if label in RESERVED_SLUGS:
                 return None, False
-            return (label if "." not in label else None), True
+            # The label becomes part of the routed path: only a well-formed slug may.
+            return (label if is_valid_slug(label) else None), True
         return await self.lookup_domain(host), True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +76,18 @@ def test_only_redis_down_names_redis(migrated: Settings) -> None:
         error = assert_error(client.get("/readyz"), 503, "not_ready")
         assert list(error["details"]) == ["redis"]
         assert client.get("/p/alpha/api/v1/park").status_code == 200
+
+
+def test_json_logs_carry_the_request_id_and_the_park(migrated: Settings, capfd) -> None:
+    settings = migrated.model_copy(update={"log_format": "json"})
+    with TestClient(create_app(settings), base_url="http://vistapass.test") as client:
+        capfd.readouterr()
+        client.get("/p/alpha/api/v1/park", headers={"X-Request-ID": "trace-0001-alpha"})
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    access = [line for line in lines if line.get("event") == "request"]
+    assert access, lines
+    assert access[0]["request_id"] == "trace-0001-alpha"
+    assert access[0]["tenant"] == "alpha"
+    assert access[0]["status"] == 200

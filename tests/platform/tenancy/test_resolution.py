@@ -64,6 +64,8 @@ def test_by_verified_custom_domain_only(client: TestClient, admin_conn) -> None:
         ("/p/NOT_A_SLUG/api/v1/park", None),
         ("/api/v1/park", "nowhere.vistapass.test"),
         ("/api/v1/park", "deep.alpha.vistapass.test"),
+        ("/api/v1/park", "beta/api/v1/park?.vistapass.test"),
+        ("/api/v1/park", "al%70ha.vistapass.test"),
         ("/api/v1/park", "unknown-domain.example"),
     ],
 )
