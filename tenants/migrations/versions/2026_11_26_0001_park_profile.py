@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "park_profile",
-        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("display_name", sa.Text(), nullable=False),
         sa.Column("time_zone", sa.String(64), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
