@@ -14,6 +14,22 @@ import structlog
 from vistapass.platform.settings import Settings
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    # Looked up per logger, not bound once: whoever swaps sys.stderr (a test
+    # runner, a daemonising parent) must not leave us writing to a closed file.
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        """The stream is always the current sys.stderr."""
+
+
 def configure_logging(settings: Settings) -> None:
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and (settings.is_production or not sys.stderr.isatty())
@@ -32,12 +48,12 @@ def configure_logging(settings: Settings) -> None:
         if use_json
         else [*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
         # Not cached: a process that reconfigures (tests, `create_app` twice) must take effect.
         cache_logger_on_first_use=False,
     )
     # Libraries that use the standard logging module go through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -39,22 +41,21 @@ def admin_dsn(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def servers() -> Iterator[tuple[str, str]]:
     """(PostgreSQL URL of any database on the server, Redis URL)."""
     db_url = os.environ.get("VISTAPASS_TEST_DATABASE_URL", "")
     redis_url = os.environ.get("VISTAPASS_TEST_REDIS_URL", "")
+    # Not under pytest's tmp root: as root, the embedded PostgreSQL runs as its own
+    # user, and pytest resets that root's permissions when another session starts.
+    data_dir = Path(tempfile.mkdtemp(prefix="vistapass-test-servers-"))
     running = ensure_services(
-        Settings(
-            env=Environment.TEST,
-            data_dir=tmp_path_factory.mktemp("servers"),
-            database_url=db_url,
-            redis_url=redis_url,
-        )
+        Settings(env=Environment.TEST, data_dir=data_dir, database_url=db_url, redis_url=redis_url)
     )
     try:
         yield running.settings.database_url, running.settings.redis_url
     finally:
         running.stop_started()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +13,9 @@ from vistapass.platform.cli._common import EXIT_FAILED, load_settings, run_async
 from vistapass.platform.db import Database
 from vistapass.platform.embedded.services import ensure_services
 from vistapass.platform.tenancy.upgrade import SchemaResult, schema_statuses, upgrade_all
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 @click.group()
@@ -21,36 +27,30 @@ def db() -> None:
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Schemas upgraded at once.")
 def upgrade(concurrency: int | None) -> None:
     """Upgrade `public`, then every park's schema; safe to run again after a failure."""
-    with services() as running:
+    with services() as running, contextlib.ExitStack() as stack:
         settings = running.settings
-        bar: list[click.progressbar[int]] = []  # type: ignore[type-arg]
+        bars: list[ProgressBar[int]] = []
 
         def on_start(total: int) -> None:
-            bar.append(click.progressbar(length=total, label="tenant schemas", file=None))
-            bar[0].__enter__()
-
-        def on_result(_: SchemaResult) -> None:
-            bar[0].update(1)
+            if sys.stderr.isatty():  # a bar in a log file is noise
+                bar = click.progressbar(length=total, label="park schemas", file=sys.stderr)
+                bars.append(stack.enter_context(bar))
 
         async def work(db: Database) -> list[SchemaResult]:
             return await upgrade_all(
                 db,
                 concurrency=concurrency or settings.migrate_concurrency,
                 on_start=on_start,
-                on_result=on_result,
+                on_result=lambda _result: bars and bars[0].update(1),
             )
 
-        try:
-            results = run_async(settings, work)
-        finally:
-            if bar:
-                bar[0].__exit__(None, None, None)
-    failed = [r for r in results if not r.ok]
-    upgraded = [r for r in results if r.ok and r.before != r.after]
+        results = run_async(settings, work)
+    control, parks = results[0], results[1:]
+    failed = [r for r in parks if not r.ok]
+    upgraded = [r for r in parks if r.ok and r.before != r.after]
     click.echo(
-        f"public at {results[0].after}; {len(results) - 1} park schemas: "
-        f"{len(upgraded) - (results[0].before != results[0].after)} upgraded, "
-        f"{len(failed)} failed"
+        f"public at {control.after}; {len(parks)} park schemas: "
+        f"{len(upgraded)} upgraded, {len(failed)} failed"
     )
     for result in failed:
         click.echo(f"  failed {result.schema}: {result.error}", err=True)

@@ -135,10 +135,12 @@ def _claim_dev(data_dir: Path) -> Path:
     pid_file = data_dir / "dev.pid"
     try:
         pid = int(pid_file.read_text())
-        if pid != os.getpid() and psutil.pid_exists(pid):
-            fail(f"`vistapass dev` is already running for {data_dir} (pid {pid})")
-    except (OSError, ValueError):
-        pass
+        command = " ".join(psutil.Process(pid).cmdline())
+    except (OSError, ValueError, psutil.Error):
+        command = ""
+    # A pid reused by another program after a crash does not count.
+    if "vistapass" in command and " dev" in command and pid != os.getpid():
+        fail(f"`vistapass dev` is already running for {data_dir} (pid {pid})")
     data_dir.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))
     return pid_file

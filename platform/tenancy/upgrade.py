@@ -82,6 +82,8 @@ def upgrade_schema(engine: Engine, slug: str, schema: str, role: str) -> SchemaR
     return SchemaResult(slug, schema, before, after)
 
 
+SCHEMAS_PER_PROCESS = 100
+
 _process_engine: Engine | None = None
 
 
@@ -105,11 +107,14 @@ async def upgrade_all(
     concurrency: int,
     on_result: Callable[[SchemaResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    schemas_per_process: int = SCHEMAS_PER_PROCESS,
 ) -> list[SchemaResult]:
     """Upgrade `public`, then every park; returns one result per schema, `public` first.
 
-    With `concurrency` above 1 the parks are spread over that many worker processes
-    (alembic runs one migration at a time per process, see `MIGRATION_LOCK`).
+    Parks are spread over up to `concurrency` worker processes (alembic runs one
+    migration at a time per process, see `MIGRATION_LOCK`), one per
+    `schemas_per_process` schemas: starting a process costs as much as upgrading
+    dozens of schemas, so a small deployment upgrades in this process.
     """
     results = [await upgrade_control_plane(db)]
     tenants = [row[:3] for row in await _migrated_tenants(db)]
@@ -121,7 +126,7 @@ async def upgrade_all(
             on_result(result)
         return result
 
-    workers = min(concurrency, len(tenants))
+    workers = min(concurrency, len(tenants) // max(1, schemas_per_process))
     if workers <= 1:
         for slug, schema, role in tenants:
             result = await asyncio.to_thread(upgrade_schema, db.sync_engine, slug, schema, role)

@@ -41,7 +41,8 @@ def test_upgrade_resumes_after_a_failure_in_one_schema(db_run, admin_conn, behin
     seen: list[SchemaResult] = []
 
     async def upgrade(db: Database) -> list[SchemaResult]:
-        return await upgrade_all(db, concurrency=2, on_result=seen.append)
+        # One park per process, so the worker-process path is what runs here.
+        return await upgrade_all(db, concurrency=2, on_result=seen.append, schemas_per_process=1)
 
     results = db_run(upgrade)
     by_schema = {r.schema: r for r in results}
