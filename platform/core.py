@@ -1,7 +1,9 @@
 """The core plugin: settings, resources, routes, error handling and docs for the app.
 
 A domain package joins the app by adding its controllers to `PLATFORM_ROUTES`
-(platform-wide) or `TENANT_ROUTES` (served per park under `/p/<slug>/`).
+(platform-wide) or `TENANT_ROUTES` (served per park under `/p/<slug>/`), and its
+template folder to `TEMPLATE_DIRS`. Every route declares its permission
+(`vistapass.platform.authz.permissions`); the app-wide guard checks it.
 """
 
 from __future__ import annotations
@@ -9,15 +11,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.app import AppConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
+from vistapass.platform.authz.enforcer import Authorizer
+from vistapass.platform.authz.guard import authorization_guard
+from vistapass.platform.console.controllers import (
+    ConsoleHomeController,
+    ParkConsoleController,
+    switch_language,
+)
+from vistapass.platform.console.i18n import (
+    LANG_COOKIE,
+    current_language,
+    gettext_current,
+    ngettext_current,
+    pick_language,
+)
 from vistapass.platform.db import Database
 from vistapass.platform.embedded.services import ensure_services
 from vistapass.platform.health.controllers import HealthController
@@ -33,9 +51,33 @@ from vistapass.tenants.park.controllers import ParkController
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PLATFORM_ROUTES = [HealthController, *STORAGE_ROUTES]
-TENANT_ROUTES = [ParkController]
-TEMPLATE_DIRS = [ROOT / "tenants" / "park" / "templates"]
+PLATFORM_ROUTES: list[Any] = [
+    HealthController,
+    ConsoleHomeController,
+    switch_language,
+    *STORAGE_ROUTES,
+]
+TENANT_ROUTES: list[Any] = [ParkController, ParkConsoleController]
+TEMPLATE_DIRS = [
+    ROOT / "platform" / "console" / "templates",
+    ROOT / "tenants" / "park" / "templates",
+]
+# JSON APIs: their writes are checked by the authorization guard instead (token
+# clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
+CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema"]
+
+
+def _setup_jinja(engine: JinjaTemplateEngine) -> None:
+    engine.engine.add_extension("jinja2.ext.i18n")
+    engine.engine.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext_current, ngettext_current, newstyle=True
+    )
+
+
+async def _choose_language(request: Request[Any, Any, Any]) -> None:
+    current_language.set(
+        pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    )
 
 
 class CorePlugin(InitPluginProtocol):
@@ -64,6 +106,7 @@ class CorePlugin(InitPluginProtocol):
             redis=redis,
             broker=configure_broker(settings),
             storage=storage_from_settings(settings),
+            authorizer=Authorizer(db.sync_engine, redis, settings.redis_namespace),
         )
         self.domains = DomainResolver(db)
         try:
@@ -79,10 +122,17 @@ class CorePlugin(InitPluginProtocol):
         configure_logging(self.settings)
         app_config.debug = False
         app_config.route_handlers.extend([*PLATFORM_ROUTES, tenant_router(TENANT_ROUTES)])
+        app_config.guards.append(authorization_guard)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.lifespan.append(self.lifespan)
+        app_config.before_request = _choose_language
+        app_config.csrf_config = CSRFConfig(
+            secret=self.settings.effective_secret_key(),
+            cookie_secure=self.settings.is_production,
+            exclude=CSRF_EXEMPT,
+        )
         app_config.template_config = TemplateConfig(
-            directory=TEMPLATE_DIRS, engine=JinjaTemplateEngine
+            directory=TEMPLATE_DIRS, engine=JinjaTemplateEngine, engine_callback=_setup_jinja
         )
         app_config.openapi_config = OpenAPIConfig(
             title="Vistapass",

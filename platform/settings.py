@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     migrate_concurrency: int = Field(default=4, ge=1, le=64)
     redis_namespace: str = Field(default="vistapass", pattern=r"^[a-zA-Z0-9_.:-]{1,40}$")
 
+    # Outgoing mail. Without an SMTP host, mail goes to the dev mailbox (/dev/mailbox).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    mail_from: str = "Vistapass <no-reply@vistapass.localhost>"
+    audit_retention_days: int = Field(default=180, ge=1)
+
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     demo_park: bool = True
@@ -85,6 +94,7 @@ class Settings(BaseSettings):
                 ("VISTAPASS_REDIS_URL", self.redis_url),
                 ("VISTAPASS_STORAGE_URL", self.storage_url),
                 ("VISTAPASS_SECRET_KEY", self.secret_key),
+                ("VISTAPASS_SMTP_HOST", self.smtp_host),
             )
             if not value
         ]

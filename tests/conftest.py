@@ -13,19 +13,29 @@ import os
 import secrets
 import shutil
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import psycopg
 import pytest
 import redis
+from litestar.testing import TestClient
 from psycopg import sql
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from vistapass.platform.authz.enforcer import Authorizer
 from vistapass.platform.db import Database
 from vistapass.platform.embedded.services import ensure_services
+from vistapass.platform.identity.service import add_membership, create_user
+from vistapass.platform.identity.sessions import SESSION_COOKIE, SessionData, SessionStore
+from vistapass.platform.models.base import utcnow
 from vistapass.platform.settings import Environment, Settings
+from vistapass.platform.tenancy import repository as tenant_repository
+from vistapass.platform.tenancy.binding import control_session
 from vistapass.platform.tenancy.provisioning import provision_tenant
 from vistapass.platform.tenancy.upgrade import upgrade_control_plane
 
@@ -138,3 +148,75 @@ def admin_conn(migrated: Settings) -> Iterator[psycopg.Connection]:
 
 def unique_slug(prefix: str = "park") -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    email: str
+    password: str
+    name: str
+
+
+def _member_factory(migrated: Settings) -> Callable[..., Member]:
+    """Make a person holding `role` at park `slug` (or at no park when slug is None)."""
+
+    def make(
+        slug: str | None = "alpha", role: str = "owner", *, platform_admin: bool = False
+    ) -> Member:
+        email = f"{role}-{secrets.token_hex(4)}@example.com"
+        password = "correct horse battery staple 42"
+        name = f"Test {role.title()}"
+
+        async def work(db: Database) -> uuid.UUID:
+            redis = Redis.from_url(migrated.redis_url)
+            try:
+                async with control_session(db) as session:
+                    user = await create_user(session, email, name, password)
+                    user.email_verified_at = utcnow()
+                    user.is_platform_admin = platform_admin
+                    if slug is not None:
+                        tenant = await tenant_repository.get_by_slug(session, slug)
+                        assert tenant is not None
+                        await add_membership(
+                            session,
+                            Authorizer(db.sync_engine, redis, migrated.redis_namespace),
+                            user.id,
+                            tenant.id,
+                            role,
+                        )
+                    return user.id
+            finally:
+                await redis.aclose()
+
+        return Member(run(migrated, work), email, password, name)
+
+    return make
+
+
+@pytest.fixture
+def make_member(migrated: Settings) -> Callable[..., Member]:
+    return _member_factory(migrated)
+
+
+@pytest.fixture(scope="module")
+def make_member_module(migrated: Settings) -> Callable[..., Member]:
+    return _member_factory(migrated)
+
+
+def sign_in(client: TestClient, settings: Settings, member: Member) -> str:
+    """Give the client a session for `member` as the login page would; returns its id."""
+
+    async def create() -> str:
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            store = SessionStore(redis, settings.redis_namespace)
+            return await store.create(
+                SessionData(str(member.user_id), member.email, member.name, False)
+            )
+        finally:
+            await redis.aclose()
+
+    session_id = asyncio.run(create())
+    client.cookies.set(SESSION_COOKIE, session_id)
+    return session_id

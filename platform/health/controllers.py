@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from vistapass.platform.authz.permissions import public
 from vistapass.platform.db import Database
 from vistapass.platform.errors import error_body
 
@@ -39,11 +40,11 @@ class HealthController(Controller):
     include_in_schema = True
     tags = ["platform"]
 
-    @get("/healthz", summary="The process is alive")
+    @get("/healthz", summary="The process is alive", opt=public())
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="PostgreSQL and Redis are reachable")
+    @get("/readyz", summary="PostgreSQL and Redis are reachable", opt=public())
     async def readyz(self, state: State) -> Response[dict[str, Any]]:
         postgres, redis = await asyncio.gather(
             _run(_check_postgres(state.db)), _run(_check_redis(state.redis))

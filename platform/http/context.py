@@ -26,7 +26,11 @@ log = get_logger("vistapass.http")
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Paths that belong to the platform on any host.
-PLATFORM_PATHS = ("/healthz", "/readyz", "/schema", "/storage/", "/static/")
+PLATFORM_PATHS = (
+    "/healthz", "/readyz", "/schema", "/storage/", "/static/", "/lang/", "/login", "/logout",
+    "/signup", "/console", "/account", "/admin", "/dev/", "/invitations", "/verify-email",
+    "/reset-password", "/api/v1/signup", "/api/v1/auth", "/api/v1/account", "/api/v1/platform",
+)  # fmt: skip
 
 DomainLookup = Callable[[str], Awaitable[str | None]]
 

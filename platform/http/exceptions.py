@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -49,7 +51,15 @@ def _response(
     )
 
 
-def vistapass_error(_: Request[Any, Any, Any], exc: VistapassError) -> Response[dict[str, Any]]:
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    return "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+
+
+def vistapass_error(request: Request[Any, Any, Any], exc: VistapassError) -> Response[Any]:
+    if exc.code == "not_authenticated" and request.method == "GET" and wants_html(request):
+        # A person who opens a console page signed out is sent to sign in, then back.
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return Redirect(f"/login?next={target}")
     if exc.status_code >= 500:
         log.error("request failed", code=exc.code, message=exc.message)
     return _response(exc.status_code, exc.code, exc.message, exc.details)
@@ -62,6 +72,8 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[s
     if isinstance(exc, ValidationException):
         code = "invalid_request"
         details = {"errors": exc.extra} if exc.extra else {}
+    elif status == 403 and "CSRF" in str(exc.detail):
+        code = "csrf_failed"
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else str(exc)
     return _response(status, code, message, details, headers=exc.headers)
 

@@ -8,11 +8,13 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 
+from vistapass.platform.authz.permissions import public
 from vistapass.platform.storage.base import ObjectNotFound, content_disposition
 from vistapass.platform.storage.local import LocalStorage
 
 
-@get("/storage/{key:path}", sync_to_thread=True, include_in_schema=False)
+# Public: the signature in the link is the permission.
+@get("/storage/{key:path}", sync_to_thread=True, include_in_schema=False, opt=public())
 def download_object(
     request: Request[Any, Any, Any],
     key: FromPath[str],

@@ -13,7 +13,7 @@ only after the commit and are dropped on rollback.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -92,6 +92,14 @@ async def bind_tenant(
     return tenant
 
 
+AFTER_COMMIT_KEY = "vistapass.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once this session's transaction has committed (never on rollback)."""
+    session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
+
+
 @asynccontextmanager
 async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Commit on success (then send the jobs), roll back and drop the jobs on error."""
@@ -101,10 +109,13 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     except BaseException:
         await session.rollback()
         discard_jobs(session)
+        session.info.pop(AFTER_COMMIT_KEY, None)
         raise
     finally:
         await session.close()
     await flush_jobs(session)
+    for callback in session.info.pop(AFTER_COMMIT_KEY, []):
+        await callback()
 
 
 @asynccontextmanager

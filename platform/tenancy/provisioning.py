@@ -105,6 +105,13 @@ def grant_tables(connection: Connection, schema: str, role: str) -> None:
         text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {q_schema} TO {q_role}")
     )
     connection.execute(text(f"REVOKE ALL ON {q_schema}.alembic_version FROM {q_role}"))
+    # The audit log is append-only for the park itself: tampering needs the owner's
+    # role, and even then `vistapass audit verify` sees the broken hash chain.
+    audit = connection.scalar(text("SELECT to_regclass(:t)"), {"t": f"{schema}.audit_log"})
+    if audit is not None:
+        connection.execute(
+            text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {q_schema}.audit_log FROM {q_role}")
+        )
 
 
 def seed_defaults(connection: Connection, schema: str, display_name: str) -> None:

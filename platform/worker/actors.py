@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import dramatiq
 from dramatiq.middleware import CurrentMessage
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from vistapass.platform.db import Database
 from vistapass.platform.logging import get_logger
 from vistapass.platform.settings import get_settings
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.worker.registry import register
 from vistapass.tenants.models import JobRun
 
 log = get_logger(__name__)
@@ -45,8 +45,8 @@ def worker_database() -> Database:
 
 def tenant_actor(
     actor_name: str, *, queue_name: str = "default", max_retries: int = 5
-) -> Callable[[TenantJob], dramatiq.Actor[..., Any]]:
-    def decorate(fn: TenantJob) -> dramatiq.Actor[..., Any]:
+) -> Callable[[TenantJob], TenantJob]:
+    def decorate(fn: TenantJob) -> TenantJob:
         async def run(tenant: str, **kwargs: Any) -> None:
             message = CurrentMessage.get_current_message()
             message_id = message.message_id if message else None
@@ -58,9 +58,8 @@ def tenant_actor(
 
         run.__name__ = fn.__name__
         run.__doc__ = fn.__doc__
-        return dramatiq.actor(
-            run, actor_name=actor_name, queue_name=queue_name, max_retries=max_retries
-        )
+        register(actor_name, run, queue_name=queue_name, max_retries=max_retries)
+        return fn
 
     return decorate
 

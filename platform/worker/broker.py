@@ -7,6 +7,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
 
 from vistapass.platform.settings import Settings
+from vistapass.platform.worker.registry import attach_all
 
 
 def configure_broker(settings: Settings) -> RedisBroker:
@@ -14,4 +15,5 @@ def configure_broker(settings: Settings) -> RedisBroker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(CurrentMessage())
     dramatiq.set_broker(broker)
+    attach_all(broker)
     return broker

@@ -11,10 +11,10 @@ from vistapass.platform.logging import configure_logging
 from vistapass.platform.settings import get_settings
 from vistapass.platform.worker.broker import configure_broker
 
-ACTOR_MODULES: list[str] = []
+ACTOR_MODULES = ["vistapass.platform.mail.tasks"]
 
 settings = get_settings()
 configure_logging(settings)
-broker = configure_broker(settings)
 for module in ACTOR_MODULES:
     importlib.import_module(module)
+broker = configure_broker(settings)

@@ -4,8 +4,9 @@ Each session binds `tenant` to the park's real schema (`t_<slug>`) with
 `schema_translate_map`; unbound, the schema does not exist and queries fail.
 """
 
+from vistapass.tenants.models.audit import AuditEntry
 from vistapass.tenants.models.base import TENANT_SCHEMA, TenantBase
 from vistapass.tenants.models.jobs import JobRun
 from vistapass.tenants.models.park import ParkProfile
 
-__all__ = ["TENANT_SCHEMA", "JobRun", "ParkProfile", "TenantBase"]
+__all__ = ["TENANT_SCHEMA", "AuditEntry", "JobRun", "ParkProfile", "TenantBase"]

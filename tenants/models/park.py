@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, SmallInteger, String, Text, func
+from sqlalchemy import ARRAY, CheckConstraint, DateTime, SmallInteger, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vistapass.platform.models.base import utcnow
@@ -20,6 +20,13 @@ class ParkProfile(TenantBase):
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     default_locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    logo_key: Mapped[str | None] = mapped_column(Text)
+    brand_primary: Mapped[str] = mapped_column(String(7), default="#1f6f43")
+    brand_accent: Mapped[str] = mapped_column(String(7), default="#b35c00")
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(10)), default=lambda: ["zh-CN", "en"])
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_address: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )

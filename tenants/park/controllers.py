@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.response import Template
 
+from vistapass.platform.authz.permissions import public
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.park import service
 from vistapass.tenants.park.schemas import ParkOut
@@ -13,7 +14,7 @@ from vistapass.tenants.park.schemas import ParkOut
 class ParkController(Controller):
     tags = ["park"]
 
-    @get("/", summary="The park's home page", include_in_schema=False)
+    @get("/", summary="The park's home page", include_in_schema=False, opt=public())
     async def home(self, db_session: TenantDbSession, tenant: CurrentTenant) -> Template:
         profile = await service.get_profile(db_session)
         return Template(
@@ -21,7 +22,7 @@ class ParkController(Controller):
             context={"park": profile, "slug": tenant.slug},
         )
 
-    @get("/api/v1/park", summary="The park's public profile")
+    @get("/api/v1/park", summary="The park's public profile", opt=public())
     async def profile(self, db_session: TenantDbSession, tenant: CurrentTenant) -> ParkOut:
         profile = await service.get_profile(db_session)
         return ParkOut(

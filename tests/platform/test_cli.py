@@ -168,6 +168,7 @@ def test_production_refuses_a_short_secret_key(cli_env: dict[str, str]) -> None:
         "VISTAPASS_ENV": "production",
         "VISTAPASS_SECRET_KEY": "too-short",
         "VISTAPASS_STORAGE_URL": "s3://vistapass-test-bucket",
+        "VISTAPASS_SMTP_HOST": "smtp.example.cn",
     }
     result = vistapass(env, "db", "url")
     assert result.returncode == 2

@@ -17,6 +17,7 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.worker.actors import tenant_actor, use_database
 from vistapass.platform.worker.broker import configure_broker
 from vistapass.platform.worker.enqueue import enqueue_job, pending_jobs
+from vistapass.platform.worker.registry import unregister
 from vistapass.tenants.models import JobRun, ParkProfile
 
 ACTOR = "tests.rename_park"
@@ -115,7 +116,7 @@ def test_a_tenant_actor_runs_bound_to_its_park_and_only_once(db_run, broker, mig
     finally:
         worker.stop()
         use_database(None)
-        del broker.actors[ACTOR]
+        unregister(ACTOR)
 
     assert renamed == ["Beta Gardens"]
 

@@ -60,6 +60,7 @@ def test_production_refuses_a_short_secret() -> None:
         database_url="postgresql://db/x",
         redis_url="redis://r",
         storage_url="s3://b",
+        smtp_host="smtp.example.cn",
         secret_key="short",
     )
     with pytest.raises(SettingsError, match="32 characters"):

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from vistapass.tenants.migrations import tenant_schema
+
 revision: str = "t0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -29,9 +31,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("id = 1", name="ck_park_profile_single_row"),
         sa.PrimaryKeyConstraint("id", name="pk_park_profile"),
-        schema="tenant",
+        schema=tenant_schema(),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("park_profile", schema="tenant")
+    op.drop_table("park_profile", schema=tenant_schema())

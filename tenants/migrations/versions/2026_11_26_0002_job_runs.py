@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from vistapass.tenants.migrations import tenant_schema
+
 revision: str = "t0002"
 down_revision: str | None = "t0001"
 branch_labels: str | Sequence[str] | None = None
@@ -25,9 +27,9 @@ def upgrade() -> None:
             "finished_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.PrimaryKeyConstraint("message_id", name="pk_job_runs"),
-        schema="tenant",
+        schema=tenant_schema(),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("job_runs", schema="tenant")
+    op.drop_table("job_runs", schema=tenant_schema())

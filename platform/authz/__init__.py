@@ -1,0 +1,1 @@
+"""Authorization: roles per park (casbin RBAC with domains) and the one enforcer function."""

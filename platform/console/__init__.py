@@ -1,0 +1,1 @@
+"""The operator console shell: one layout, navigation by role, zh-CN and en."""

@@ -1,0 +1,21 @@
+"""Console navigation: each entry shows only to roles holding its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str  # a gettext message id
+    path: str  # relative to /p/<slug>/console/
+    permission: str
+
+
+NAV: list[NavItem] = [
+    NavItem("Overview", "", "console:view"),
+    NavItem("Staff", "staff", "staff:read"),
+    NavItem("Park settings", "settings", "settings:read"),
+    NavItem("Audit log", "audit", "audit:read"),
+    NavItem("API tokens", "tokens", "tokens:manage"),
+]
