@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint format bench-tenancy
+.PHONY: install browser run test lint format bench-tenancy
 
 $(INSTALLED): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ install: $(INSTALLED)
 run: install
 	$(VENV)/bin/vistapass dev
 
-test: install
+# The browser tests drive Debian's Chromium through its ChromeDriver; a CJK font
+# makes the Chinese pages legible in their screenshots.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(BROWSER_PACKAGES) (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); }
+
+test: install browser
 	$(PY) -m pytest
 
 lint: install
