@@ -22,6 +22,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
+from vistapass.platform.admin.controllers import AdminApiController, AdminConsoleController
+from vistapass.platform.audit.controllers import AUDIT_ROUTES
 from vistapass.platform.authz.enforcer import Authorizer
 from vistapass.platform.authz.guard import authorization_guard
 from vistapass.platform.console.controllers import (
@@ -37,17 +39,26 @@ from vistapass.platform.console.i18n import (
     pick_language,
 )
 from vistapass.platform.db import Database
+from vistapass.platform.domains.controllers import DomainsApiController, DomainsPageController
 from vistapass.platform.embedded.services import ensure_services
 from vistapass.platform.health.controllers import HealthController
 from vistapass.platform.http.exceptions import EXCEPTION_HANDLERS
 from vistapass.platform.logging import configure_logging
+from vistapass.platform.login.controllers import LOGIN_ROUTES
+from vistapass.platform.mail.controllers import MAIL_ROUTES
+from vistapass.platform.mfa.controllers import MFA_ROUTES
 from vistapass.platform.settings import Settings
+from vistapass.platform.signup.controllers import SIGNUP_ROUTES
+from vistapass.platform.staff.accept import InvitationController
+from vistapass.platform.staff.controllers import StaffApiController, StaffConsoleController
 from vistapass.platform.storage import storage_from_settings
 from vistapass.platform.storage.controllers import STORAGE_ROUTES
 from vistapass.platform.tenancy.dependencies import tenant_router
 from vistapass.platform.tenancy.resolution import DomainResolver
+from vistapass.platform.tokens.controllers import TOKEN_ROUTES
 from vistapass.platform.worker.broker import configure_broker
 from vistapass.tenants.park.controllers import ParkController
+from vistapass.tenants.park.settings_controllers import SETTINGS_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,11 +67,37 @@ PLATFORM_ROUTES: list[Any] = [
     ConsoleHomeController,
     switch_language,
     *STORAGE_ROUTES,
+    *LOGIN_ROUTES,
+    *SIGNUP_ROUTES,
+    *MAIL_ROUTES,
+    *MFA_ROUTES,
+    InvitationController,
+    AdminConsoleController,
+    AdminApiController,
 ]
-TENANT_ROUTES: list[Any] = [ParkController, ParkConsoleController]
+TENANT_ROUTES: list[Any] = [
+    ParkController,
+    ParkConsoleController,
+    DomainsPageController,
+    DomainsApiController,
+    *AUDIT_ROUTES,
+    *SETTINGS_ROUTES,
+    *TOKEN_ROUTES,
+    StaffConsoleController,
+    StaffApiController,
+]
 TEMPLATE_DIRS = [
     ROOT / "platform" / "console" / "templates",
+    ROOT / "platform" / "domains" / "templates",
+    ROOT / "platform" / "audit" / "templates",
     ROOT / "tenants" / "park" / "templates",
+    ROOT / "platform" / "login" / "templates",
+    ROOT / "platform" / "signup" / "templates",
+    ROOT / "platform" / "mail" / "templates",
+    ROOT / "platform" / "mfa" / "templates",
+    ROOT / "platform" / "tokens" / "templates",
+    ROOT / "platform" / "staff" / "templates",
+    ROOT / "platform" / "admin" / "templates",
 ]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
@@ -109,6 +146,7 @@ class CorePlugin(InitPluginProtocol):
             authorizer=Authorizer(db.sync_engine, redis, settings.redis_namespace),
         )
         self.domains = DomainResolver(db)
+        app.state.domains = self.domains
         try:
             yield
         finally:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Vistapass <no-reply@vistapass.localhost>"
     audit_retention_days: int = Field(default=180, ge=1)
+    # Where a custom domain's verification token is fetched from ({domain} is
+    # filled in); behind a proxy or in tests it can point elsewhere.
+    domain_verify_url: str = "http://{domain}/.well-known/vistapass-domain-verification.txt"
 
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
@@ -73,7 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
-        return self.env is Environment.PRODUCTION
+        return self.env == Environment.PRODUCTION
 
     @property
     def resolved_data_dir(self) -> Path:

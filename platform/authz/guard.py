@@ -17,6 +17,7 @@ from vistapass.platform.authz.permissions import (
 from vistapass.platform.identity.errors import CsrfFailed, Forbidden, NotAuthenticated
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.identity.secrets import same
+from vistapass.platform.mfa.service import enforce_mfa
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_COOKIE = "csrftoken"
@@ -58,6 +59,9 @@ async def authorization_guard(
     principal = await resolve_principal(connection)
     if principal is None or principal.mfa_pending:
         raise NotAuthenticated("Sign in first.")
+    # Production only, tested first so that elsewhere this costs one attribute read.
+    if connection.app.state.settings.is_production and principal.via == "session":
+        await enforce_mfa(connection, principal)
     if (
         principal.via == "session"
         and connection.scope.get("method") in UNSAFE_METHODS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vistapass.platform.cli.audit import audit
 from vistapass.platform.cli.db import db
 from vistapass.platform.cli.run import dev, serve, worker
 from vistapass.platform.cli.tenants import tenants
@@ -14,7 +15,7 @@ def cli() -> None:
     """Vistapass: ticketing for scenic areas, parks and attractions."""
 
 
-for command in (serve, worker, dev, db, tenants):
+for command in (serve, worker, dev, db, tenants, audit):
     cli.add_command(command)
 
 

@@ -16,6 +16,7 @@ NAV: list[NavItem] = [
     NavItem("Overview", "", "console:view"),
     NavItem("Staff", "staff", "staff:read"),
     NavItem("Park settings", "settings", "settings:read"),
+    NavItem("Custom domains", "domains", "settings:read"),
     NavItem("Audit log", "audit", "audit:read"),
     NavItem("API tokens", "tokens", "tokens:manage"),
 ]

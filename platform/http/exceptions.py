@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from vistapass.platform.admin.closed import closed_notice
 from vistapass.platform.errors import VistapassError, error_body
 from vistapass.platform.logging import get_logger
 
@@ -60,6 +61,12 @@ def vistapass_error(request: Request[Any, Any, Any], exc: VistapassError) -> Res
         # A person who opens a console page signed out is sent to sign in, then back.
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return Redirect(f"/login?next={target}")
+    if exc.code == "mfa_required" and request.method == "GET" and wants_html(request):
+        # Owners and finance staff must turn on two-factor sign-in before anything else.
+        return Redirect("/account/security")
+    if exc.code == "tenant_suspended" and wants_html(request):
+        # People see a closed notice; API clients keep the JSON error.
+        return closed_notice(request, str(exc.details.get("slug", "")))
     if exc.status_code >= 500:
         log.error("request failed", code=exc.code, message=exc.message)
     return _response(exc.status_code, exc.code, exc.message, exc.details)

@@ -12,7 +12,8 @@ from redis import Redis
 
 from vistapass.platform.logging import get_logger
 from vistapass.platform.mail.service import SEND_ACTOR
-from vistapass.platform.settings import Settings, get_settings
+from vistapass.platform.settings import Settings
+from vistapass.platform.worker.broker import broker_settings
 from vistapass.platform.worker.registry import register
 
 log = get_logger(__name__)
@@ -60,7 +61,7 @@ def deliver(settings: Settings, to: str, subject: str, text: str, html: str | No
 
 
 async def send(to: str, subject: str, text: str, html: str | None = None) -> None:
-    await asyncio.to_thread(deliver, get_settings(), to, subject, text, html)
+    await asyncio.to_thread(deliver, broker_settings(), to, subject, text, html)
 
 
 register(SEND_ACTOR, send, max_retries=10)

@@ -42,3 +42,6 @@ class TenantDomain(TimestampMixin, ControlBase):
         Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Published by the operator at the domain to prove control; not a secret.
+    verification_token: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.db import Database
 from vistapass.platform.logging import get_logger
-from vistapass.platform.settings import get_settings
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.worker.broker import broker_settings
 from vistapass.platform.worker.registry import register
 from vistapass.tenants.models import JobRun
 
@@ -39,7 +39,7 @@ def use_database(db: Database | None) -> None:
 def worker_database() -> Database:
     global _database
     if _database is None:
-        _database = Database(get_settings())
+        _database = Database(broker_settings())
     return _database
 
 

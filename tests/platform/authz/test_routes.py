@@ -54,11 +54,16 @@ def routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
             for method in sorted(handler.http_methods):
                 if method in {"HEAD", "OPTIONS"}:
                     continue
-                yield (
-                    method,
-                    route.path_format if hasattr(route, "path_format") else route.path,
-                    handler,
-                )
+                yield method, typed_path(route), handler
+
+
+def typed_path(route: object) -> str:
+    """The route's path with each parameter's type, as `{name:type}`."""
+    types = {name: d.type for name, d in getattr(route, "path_parameters", {}).items()}
+    return PARAM.sub(
+        lambda m: f"{{{m[1]}:{getattr(types.get(m[1]), '__name__', 'str')}}}",
+        route.path,  # type: ignore[attr-defined]
+    )
 
 
 def concrete(path: str) -> str:
@@ -66,7 +71,7 @@ def concrete(path: str) -> str:
         name, kind = match.groups()
         if name == "tenant_slug":
             return "alpha"
-        return {"uuid": str(uuid.uuid4()), "int": "1"}.get(kind or "str", "x")
+        return {"UUID": str(uuid.uuid4()), "int": "1"}.get(kind or "str", "x")
 
     return PARAM.sub(fill, path)
 

@@ -40,6 +40,7 @@ def test_navigation_shows_what_the_role_may_open(client, migrated, make_member) 
         "Overview",
         "Staff",
         "Park settings",
+        "Custom domains",
         "Audit log",
         "API tokens",
     ]

@@ -1,0 +1,1 @@
+"""The platform admin's pages: every park, suspending and resuming them."""

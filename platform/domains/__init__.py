@@ -1,0 +1,1 @@
+"""A park's own domains: claimed in the console, verified by an HTTP token, then served."""

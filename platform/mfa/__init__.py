@@ -1,0 +1,1 @@
+"""Two-factor sign-in: TOTP enrolment, the second sign-in step, recovery codes."""

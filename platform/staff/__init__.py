@@ -1,0 +1,1 @@
+"""A park's staff: members, roles and invitations."""

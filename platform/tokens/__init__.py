@@ -1,0 +1,1 @@
+"""Personal API tokens: one park, one role, shown once, hashed at rest."""
