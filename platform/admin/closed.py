@@ -9,6 +9,7 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from vistapass.platform.console.pages import Page
 from vistapass.platform.models import Tenant
 
 
@@ -27,7 +28,7 @@ def park_name(request: Request[Any, Any, Any], slug: str) -> str:
 
 
 def closed_notice(request: Request[Any, Any, Any], slug: str) -> Template:
-    return Template(
+    return Page(
         "admin/closed.html",
         context={"park_name": park_name(request, slug), "slug": slug},
         status_code=403,

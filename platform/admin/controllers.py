@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.db import Database
 from vistapass.platform.identity.principal import client_ip, resolve_principal
 from vistapass.platform.models import Membership, Tenant, TenantStatus
@@ -86,7 +87,7 @@ class AdminConsoleController(Controller):
     async def page(self, request: Request[Any, Any, Any]) -> Template:
         parks = await park_summaries(request.app.state.db)
         context = await console_context(request, None, parks=parks)
-        return Template("admin/tenants.html", context=context)
+        return Page("admin/tenants.html", context=context)
 
     @post("/{slug:str}/suspend", opt=requires("tenants:manage"))
     async def suspend(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Redirect:

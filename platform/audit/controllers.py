@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.identity.principal import client_ip, resolve_principal
 from vistapass.platform.storage import content_disposition
@@ -277,7 +278,7 @@ class AuditController(Controller):
             newest_url="?" + urlencode(query),
             csv_url="audit.csv" + ("?" + urlencode(query) if query else ""),
         )
-        return Template("audit/log.html", context=context, status_code=422 if error else 200)
+        return Page("audit/log.html", context=context, status_code=422 if error else 200)
 
     @get("/console/audit.csv", opt=requires("audit:read"))
     async def export(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from vistapass.platform.authz.permissions import public, requires, signed_in
 from vistapass.platform.console.context import console_context
 from vistapass.platform.console.i18n import LANG_COOKIE, LANGUAGES
+from vistapass.platform.console.pages import Page
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.models import Membership, Tenant, TenantStatus
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
@@ -61,7 +62,7 @@ class ConsoleHomeController(Controller):
         if len(live) == 1 and len(parks) == 1 and not principal.is_platform_admin:
             return Redirect(f"/p/{live[0]['slug']}/console/")
         context = await console_context(request, None, parks=parks)
-        return Template("console/choose_park.html", context=context)
+        return Page("console/choose_park.html", context=context)
 
 
 class ParkConsoleController(Controller):
@@ -76,4 +77,4 @@ class ParkConsoleController(Controller):
     ) -> Template:
         profile = await park_service.get_profile(db_session)
         context = await console_context(request, tenant.slug, profile.display_name, profile=profile)
-        return Template("console/overview.html", context=context)
+        return Page("console/overview.html", context=context)

@@ -14,6 +14,7 @@ from msgspec import Struct
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.domains import service
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.identity.principal import client_ip, resolve_principal
@@ -86,7 +87,7 @@ class DomainsPageController(Controller):
         context = await console_context(
             request, tenant.slug, profile.display_name, domains=domains, error=error
         )
-        return Template("domains/domains.html", context=context, status_code=status)
+        return Page("domains/domains.html", context=context, status_code=status)
 
     @get("/", opt=requires("settings:read"))
     async def page(

@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 from vistapass.platform.authz.permissions import public, signed_in
 from vistapass.platform.console.context import console_context
 from vistapass.platform.console.controllers import local_path
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError, error_body
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import client_ip, resolve_principal, session_store
@@ -103,7 +104,7 @@ async def _page(
     **extra: Any,
 ) -> Template:
     context = await console_context(request, None, error=error.message if error else None, **extra)
-    return Template(
+    return Page(
         f"login/{template}",
         context=context,
         status_code=error.status_code if error else 200,

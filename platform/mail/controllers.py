@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import NotFound
 from vistapass.platform.mail.tasks import MAILBOX_SIZE, mailbox_key
 from vistapass.platform.settings import Settings
@@ -49,7 +50,7 @@ async def _mails(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
 async def mailbox_page(request: Request[Any, Any, Any]) -> Template:
     mails = await _mails(request)
     context = await console_context(request, None, mails=mails)
-    return Template("mail/mailbox.html", context=context)
+    return Page("mail/mailbox.html", context=context)
 
 
 @get("/dev/mailbox.json", opt=public(), include_in_schema=False)

@@ -16,6 +16,7 @@ from vistapass.platform.authz.guard import check_api_csrf
 from vistapass.platform.authz.permissions import public, signed_in
 from vistapass.platform.console.context import console_context
 from vistapass.platform.console.controllers import local_path
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.errors import NotAuthenticated
@@ -58,7 +59,7 @@ async def _page(
     request: Request[Any, Any, Any], name: str, status: int = 200, **extra: Any
 ) -> Template:
     context = await console_context(request, None, **extra)
-    return Template(f"mfa/{name}.html", context=context, status_code=status, headers=NO_STORE)
+    return Page(f"mfa/{name}.html", context=context, status_code=status, headers=NO_STORE)
 
 
 class SecurityController(Controller):

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.context import console_context
 from vistapass.platform.console.i18n import current_language, gettext_current
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.errors import InvalidToken
@@ -127,7 +128,7 @@ async def _page(
 ) -> Template:
     typed = {name: (values or {}).get(name, "") for name in FIELDS if name != "password"}
     context = await console_context(request, None, values=typed, error=error)
-    return Template("signup/signup.html", context=context, status_code=status_code)
+    return Page("signup/signup.html", context=context, status_code=status_code)
 
 
 def _typed(form: service.SignupForm) -> dict[str, str]:
@@ -168,11 +169,11 @@ class SignupPageController(Controller):
             if not html:
                 raise
             context = await console_context(request, None, verified=False)
-            return Template("signup/verify_email.html", context=context, status_code=400)
+            return Page("signup/verify_email.html", context=context, status_code=400)
         if not html:
             return EmailVerified(user_id=user_id, email_verified=True)
         context = await console_context(request, None, verified=True)
-        return Template("signup/verify_email.html", context=context)
+        return Page("signup/verify_email.html", context=context)
 
 
 class SignupApiController(Controller):

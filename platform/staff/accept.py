@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.errors import InvalidToken, NotAuthenticated
@@ -76,7 +77,7 @@ async def _view(
         request, None, None, invited=invited, state=state, error=error, token=token,
         login_url=f"/login?next={quote(here, safe='')}",
     )  # fmt: skip
-    return Template("staff/accept.html", context=context, status_code=status)
+    return Page("staff/accept.html", context=context, status_code=status)
 
 
 def _session_cookie(request: Request[Any, Any, Any], response: Redirect, session_id: str) -> None:

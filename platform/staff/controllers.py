@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import Principal, client_ip, resolve_principal
@@ -180,7 +181,7 @@ class StaffConsoleController(Controller):
             principal, tenant.slug, "staff:manage"
         )
         status = error.status_code if error is not None else 200
-        return Template("staff/staff.html", context=context, status_code=status)
+        return Page("staff/staff.html", context=context, status_code=status)
 
     async def _submit(
         self,

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.identity.errors import Forbidden
 from vistapass.platform.identity.principal import Principal, client_ip, resolve_principal
 from vistapass.platform.mfa.controllers import fields
@@ -108,7 +109,7 @@ class TokensConsoleController(Controller):
         context = await console_context(
             request, tenant.slug, tenant.display_name, **listing, **extra
         )
-        return Template("tokens/tokens.html", context=context, status_code=status, headers=NO_STORE)
+        return Page("tokens/tokens.html", context=context, status_code=status, headers=NO_STORE)
 
     @get("/", opt=requires(PERMISSION))
     async def index(self, request: Request[Any, Any, Any], tenant: CurrentTenant) -> Template:

@@ -6,6 +6,7 @@ from litestar import Controller, get
 from litestar.response import Template
 
 from vistapass.platform.authz.permissions import public
+from vistapass.platform.console.pages import Page
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.park import service
 from vistapass.tenants.park.schemas import ParkOut
@@ -17,7 +18,7 @@ class ParkController(Controller):
     @get("/", summary="The park's home page", include_in_schema=False, opt=public())
     async def home(self, db_session: TenantDbSession, tenant: CurrentTenant) -> Template:
         profile = await service.get_profile(db_session)
-        return Template(
+        return Page(
             template_name="park/home.html",
             context={"park": profile, "slug": tenant.slug},
         )

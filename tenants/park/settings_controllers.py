@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from vistapass.platform.audit.service import Actor
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.context import console_context
+from vistapass.platform.console.pages import Page
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import client_ip, resolve_principal
 from vistapass.platform.storage import Storage
@@ -89,7 +90,7 @@ class ParkSettingsController(Controller):
             languages=service.LANGUAGES,
             saved=request.query_params.get("saved") == "1",
         )
-        return Template("park/settings.html", context=context, status_code=status_code)
+        return Page("park/settings.html", context=context, status_code=status_code)
 
     @get("/console/settings", opt=requires("settings:read"))
     async def show(

@@ -78,3 +78,17 @@ def test_the_park_chooser_lists_every_park_of_a_person(
     # With one park, the chooser goes straight to it.
     only = client.get("/console", follow_redirects=False)
     assert only.headers["location"] == "/p/alpha/console/"
+
+
+def test_pages_are_served_as_html_even_from_handlers_that_also_redirect(
+    client, migrated, make_member
+) -> None:
+    # A handler typed `Template | Redirect` defaults to JSON in Litestar.
+    for path in ("/signup", "/login", "/reset-password", "/verify-email?token=nope"):
+        page = client.get(path, headers={"accept": "text/html"})
+        assert page.headers["content-type"].startswith("text/html"), path
+    person = make_member("alpha", "viewer", platform_admin=True)
+    sign_in(client, migrated, person)
+    chooser = client.get("/console", headers={"accept": "text/html"})
+    assert chooser.status_code == 200
+    assert chooser.headers["content-type"].startswith("text/html")
