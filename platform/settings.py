@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Vistapass <no-reply@vistapass.localhost>"
     audit_retention_days: int = Field(default=180, ge=1)
+    signups_per_ip_per_hour: int = Field(default=10, ge=1)
     # Where a custom domain's verification token is fetched from ({domain} is
     # filled in); behind a proxy or in tests it can point elsewhere.
     domain_verify_url: str = "http://{domain}/.well-known/vistapass-domain-verification.txt"

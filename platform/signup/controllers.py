@@ -21,6 +21,7 @@ from vistapass.platform.identity.principal import client_ip, session_store
 from vistapass.platform.identity.sessions import SESSION_COOKIE, SessionData
 from vistapass.platform.settings import Settings
 from vistapass.platform.signup import service
+from vistapass.platform.signup.ratelimit import SignupLimiter
 from vistapass.platform.signup.schemas import (
     EmailVerified,
     OwnerOut,
@@ -90,14 +91,21 @@ def _form(data: Mapping[str, Any]) -> service.SignupForm:
 
 async def _sign_up(request: Request[Any, Any, Any], form: service.SignupForm) -> service.SignedUp:
     state = request.app.state
-    return await service.sign_up(
+    ip = client_ip(request)
+    limiter = SignupLimiter(
+        state.redis, state.settings.redis_namespace, state.settings.signups_per_ip_per_hour
+    )
+    await limiter.check(ip)
+    signed = await service.sign_up(
         state.db,
         state.authorizer,
         state.settings,
         form,
-        ip=client_ip(request),
+        ip=ip,
         locale=current_language.get(),
     )
+    await limiter.record(ip)
+    return signed
 
 
 async def start_session(request: Request[Any, Any, Any], signed: service.SignedUp) -> Cookie:

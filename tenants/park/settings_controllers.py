@@ -8,6 +8,8 @@ from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.params import JSONBody
 from litestar.response import Redirect, Template
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.audit.service import Actor
 from vistapass.platform.authz.permissions import requires
@@ -15,7 +17,9 @@ from vistapass.platform.console.context import console_context
 from vistapass.platform.console.pages import Page
 from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import client_ip, resolve_principal
+from vistapass.platform.models import Tenant
 from vistapass.platform.storage import Storage
+from vistapass.platform.tenancy.binding import after_commit, control_session
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.park import settings_service as service
 from vistapass.tenants.park.service import get_profile
@@ -24,6 +28,28 @@ from vistapass.tenants.park.service import get_profile
 # by Litestar before it is buffered, and the service refuses what is over 1 MiB.
 LOGO_BODY_LIMIT = 4 * 1024 * 1024
 LOGO_URL_SECONDS = 3600
+
+
+def sync_registry_name(
+    request: Request[Any, Any, Any], db_session: AsyncSession, slug: str, changed: dict[str, Any]
+) -> None:
+    """Copy a new display name to the registry (park lists, the park chooser).
+
+    The park's own role cannot write the control plane, so this runs as the app,
+    in its own transaction, once the park's change has committed.
+    """
+    if "display_name" not in changed:
+        return
+
+    async def copy() -> None:
+        async with control_session(request.app.state.db) as session:
+            await session.execute(
+                update(Tenant)
+                .where(Tenant.slug == slug)
+                .values(display_name=changed["display_name"])
+            )
+
+    after_commit(db_session, copy)
 
 
 async def _actor(request: Request[Any, Any, Any]) -> Actor:
@@ -104,7 +130,7 @@ class ParkSettingsController(Controller):
     ) -> Template | Redirect:
         values = _form_values(await request.form())
         try:
-            await service.update_settings(db_session, await _actor(request), values)
+            changed = await service.update_settings(db_session, await _actor(request), values)
         except service.InvalidSettings as exc:
             if not wants_html(request):
                 raise
@@ -112,6 +138,7 @@ class ParkSettingsController(Controller):
             return await self._page(
                 request, db_session, tenant.slug, values=values, errors=errors, status_code=422
             )
+        sync_registry_name(request, db_session, tenant.slug, changed)
         return Redirect(f"/p/{tenant.slug}/console/settings?saved=1", status_code=303)
 
     @post(
@@ -165,6 +192,7 @@ class ParkSettingsApiController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         changed = await service.update_settings(db_session, await _actor(request), data)
+        sync_registry_name(request, db_session, tenant.slug, changed)
         view = _api_view(request, await get_profile(db_session), tenant.slug)
         view["changed"] = sorted(changed)
         return view

@@ -1,9 +1,9 @@
 """Editing the park's settings: validation, audited saves and the logo.
 
 Validation collects every problem at once (a form shows them all), and a save
-changes nothing unless every field is valid. The registry's display name in
-`public.tenants` stays as provisioned: the park's role cannot write the control
-plane, so the console and booking pages read the name from `park_profile`.
+changes nothing unless every field is valid. A new display name is copied to
+the registry (`public.tenants`) by the controller after the commit, as the app:
+the park's own role cannot write the control plane.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any
 import dramatiq
 import pytest
 from litestar.testing import TestClient
+from redis import Redis as SyncRedis
 
 import vistapass.platform.mail.tasks as mail_tasks  # registers the `mail.send` actor
 from tests.conftest import unique_slug
@@ -21,6 +22,8 @@ PASSWORD = "lantern river quiet 73"
 @pytest.fixture
 def client(migrated: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(migrated), base_url="http://vistapass.test") as test_client:
+        # Every TestClient request comes from one address; start each test afresh.
+        clear_signup_counters(migrated)
         yield test_client
 
 
@@ -53,3 +56,10 @@ def signup_body(**overrides: Any) -> dict[str, str]:
     }
     body.update(overrides)
     return body
+
+
+def clear_signup_counters(settings: Settings) -> None:
+    client = SyncRedis.from_url(settings.redis_url)
+    for key in client.scan_iter(match=f"{settings.redis_namespace}:signup:*"):
+        client.delete(key)
+    client.close()

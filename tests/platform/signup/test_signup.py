@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.conftest import Member, unique_slug
-from tests.platform.signup.conftest import signup_body
+from tests.platform.signup.conftest import clear_signup_counters, signup_body
 from vistapass.platform.identity.secrets import token_hash
 from vistapass.platform.identity.service import find_user
 from vistapass.platform.identity.sessions import SESSION_COOKIE
@@ -302,3 +302,27 @@ def test_a_form_error_shows_the_typed_values_but_never_the_password(
 def test_the_sign_up_page_speaks_chinese_by_default(client: TestClient) -> None:
     page = client.get("/signup")
     assert '<html lang="zh-CN">' in page.text and "注册您的景区" in page.text
+
+
+def test_one_address_cannot_sign_up_parks_without_end(client, migrated) -> None:
+    limited = migrated.model_copy(update={"signups_per_ip_per_hour": 2})
+    client.app.state.settings = limited
+    try:
+        statuses = []
+        for n in range(3):
+            slug = unique_slug(f"burst{n}")
+            response = client.post(
+                "/api/v1/signup",
+                json={
+                    "park_name": f"Burst {n}",
+                    "slug": slug,
+                    "owner_name": "Burst Owner",
+                    "email": f"{slug}@example.com",
+                    "password": "Lakeside gardens 2026!",
+                },
+            )
+            statuses.append((response.status_code, response.json().get("error", {}).get("code")))
+    finally:
+        client.app.state.settings = migrated
+        clear_signup_counters(migrated)
+    assert statuses == [(201, None), (201, None), (429, "too_many_signups")]
