@@ -6,8 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
@@ -101,7 +100,7 @@ class DomainsPageController(Controller):
         request: Request[Any, Any, Any],
         db_session: TenantDbSession,
         tenant: CurrentTenant,
-        data: DomainIn = Body(media_type=RequestEncodingType.URL_ENCODED),
+        data: URLEncodedBody[DomainIn],
     ) -> Template | Redirect:
         try:
             out = await _claim(request, tenant, data.domain)
@@ -156,7 +155,7 @@ class DomainsApiController(Controller):
         request: Request[Any, Any, Any],
         db_session: TenantDbSession,
         tenant: CurrentTenant,
-        data: DomainIn,
+        data: JSONBody[DomainIn],
     ) -> DomainOut:
         out = await _claim(request, tenant, data.domain)
         await record(db_session, await _actor(request), "domain.claimed", f"domain:{out.domain}")
