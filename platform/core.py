@@ -57,6 +57,9 @@ from vistapass.platform.tenancy.dependencies import tenant_router
 from vistapass.platform.tenancy.resolution import DomainResolver
 from vistapass.platform.tokens.controllers import TOKEN_ROUTES
 from vistapass.platform.worker.broker import configure_broker
+from vistapass.tenants.catalog.api import CatalogApiController
+from vistapass.tenants.catalog.controllers import CATALOG_ROUTES
+from vistapass.tenants.catalog.quote_controllers import QUOTE_ROUTES
 from vistapass.tenants.park.controllers import ParkController
 from vistapass.tenants.park.settings_controllers import SETTINGS_ROUTES
 
@@ -85,6 +88,9 @@ TENANT_ROUTES: list[Any] = [
     *TOKEN_ROUTES,
     StaffConsoleController,
     StaffApiController,
+    *QUOTE_ROUTES,
+    CatalogApiController,
+    *CATALOG_ROUTES,
 ]
 TEMPLATE_DIRS = [
     ROOT / "platform" / "console" / "templates",
@@ -98,6 +104,7 @@ TEMPLATE_DIRS = [
     ROOT / "platform" / "tokens" / "templates",
     ROOT / "platform" / "staff" / "templates",
     ROOT / "platform" / "admin" / "templates",
+    ROOT / "tenants" / "catalog" / "templates",
 ]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).

@@ -22,6 +22,7 @@ from vistapass.platform.tenancy import repository
 from vistapass.platform.tenancy.binding import control_session
 from vistapass.platform.tenancy.provisioning import provision_tenant
 from vistapass.platform.tenancy.upgrade import upgrade_all
+from vistapass.tenants.catalog.demo import seed_demo_catalog
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Park 演示景区"
@@ -128,6 +129,7 @@ async def _prepare(db: Database, demo: bool) -> None:
         existing = await repository.get_by_slug(session, DEMO_SLUG)
     if existing is None or existing.status == "provisioning":
         await provision_tenant(db, DEMO_SLUG, DEMO_NAME)
+    await seed_demo_catalog(db, DEMO_SLUG)
 
 
 def _claim_dev(data_dir: Path) -> Path:

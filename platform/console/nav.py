@@ -14,6 +14,8 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Overview", "", "console:view"),
+    NavItem("Products", "catalog", "catalog:read"),
+    NavItem("Calendar", "calendar", "catalog:read"),
     NavItem("Staff", "staff", "staff:read"),
     NavItem("Park settings", "settings", "settings:read"),
     NavItem("Custom domains", "domains", "settings:read"),

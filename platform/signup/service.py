@@ -136,7 +136,7 @@ to verify your e-mail address:
 
 如果这不是您本人的操作，请忽略此邮件。
 If this was not you, ignore this e-mail.
-"""  # noqa: RUF001
+"""
 
 
 def verification_mail(settings: Settings, to: str, name: str, park_name: str, token: str) -> Mail:

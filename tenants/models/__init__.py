@@ -6,7 +6,25 @@ Each session binds `tenant` to the park's real schema (`t_<slug>`) with
 
 from vistapass.tenants.models.audit import AuditEntry
 from vistapass.tenants.models.base import TENANT_SCHEMA, TenantBase
+from vistapass.tenants.models.catalog import (
+    CalendarDay,
+    OpeningHours,
+    PricingModeSetting,
+    Product,
+    ProductUnit,
+)
 from vistapass.tenants.models.jobs import JobRun
 from vistapass.tenants.models.park import ParkProfile
 
-__all__ = ["TENANT_SCHEMA", "AuditEntry", "JobRun", "ParkProfile", "TenantBase"]
+__all__ = [
+    "TENANT_SCHEMA",
+    "AuditEntry",
+    "CalendarDay",
+    "JobRun",
+    "OpeningHours",
+    "ParkProfile",
+    "PricingModeSetting",
+    "Product",
+    "ProductUnit",
+    "TenantBase",
+]

@@ -38,6 +38,8 @@ def test_navigation_shows_what_the_role_may_open(client, migrated, make_member) 
     assert page.status_code == 200
     assert nav_labels(page.text) == [
         "Overview",
+        "Products",
+        "Calendar",
         "Staff",
         "Park settings",
         "Custom domains",

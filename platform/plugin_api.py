@@ -1,0 +1,211 @@
+"""The pricing plugin API: the only module a pricing plugin may import from Vistapass.
+
+A pricing mode is a class registered under the entry point group
+`vistapass.pricing` (ours are registered the same way in pyproject.toml):
+
+    [project.entry-points."vistapass.pricing"]
+    my_mode = "my_package.pricing:MyMode"
+
+Vistapass instantiates it once per process with no arguments. Every value that
+crosses this boundary is a frozen dataclass defined here; money is always an
+integer number of minor units (fen for CNY) in the park's currency.
+
+Failure behaviour, for every extension point: raise `InvalidConfig` for a
+configuration the operator must fix, `BasketRejected` for a basket the buyer
+must change. Both carry a stable `code` and a human message naming the rule;
+Vistapass turns them into 422 answers. Any other exception is a bug in the
+plugin and is reported as a 500 without changing anything stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+ENTRY_POINT_GROUP = "vistapass.pricing"
+
+
+class DayKind(StrEnum):
+    WEEKDAY = "weekday"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
+
+
+class FieldKind(StrEnum):
+    """How the console renders and parses a configuration field."""
+
+    MONEY = "money"  # integer minor units
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    TEXT = "text"
+    CHOICE = "choice"
+    DATES = "dates"  # a list of ISO dates
+    JSON = "json"  # structured values (per-unit prices, slot lists, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigField:
+    """One field of a mode's configuration form."""
+
+    name: str
+    kind: FieldKind
+    label_zh: str
+    label_en: str
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    help_zh: str = ""
+    help_en: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """What the park's calendar says about the visit date."""
+
+    date: date
+    kind: DayKind
+    is_open: bool = True
+    holiday_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BasketLine:
+    """`quantity` units of one kind (`adult`, `child`, ...); ages when the buyer gave them."""
+
+    unit: str
+    quantity: int
+    ages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRequest:
+    """Everything a mode may price on. `config` is the output of `validate_config`."""
+
+    config: Mapping[str, Any]
+    lines: tuple[BasketLine, ...]
+    day: Day
+    channel: str
+    currency: str
+    slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A change to a price with its reason (`weekend`, `channel:ctrip`, `bundle_discount`)."""
+
+    code: str
+    reason: str
+    amount: int  # minor units; negative for a discount
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteLine:
+    unit: str
+    quantity: int
+    base_price: int  # per unit, before adjustments
+    adjustments: tuple[Adjustment, ...] = ()  # per unit
+
+    @property
+    def unit_price(self) -> int:
+        return self.base_price + sum(a.amount for a in self.adjustments)
+
+    @property
+    def total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    currency: str
+    lines: tuple[QuoteLine, ...]
+    adjustments: tuple[Adjustment, ...] = ()  # for the whole basket
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.total for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + sum(a.amount for a in self.adjustments)
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """What one ticket lets its holder do at the gate. The gate reads only this."""
+
+    unit: str
+    valid_from: date
+    valid_to: date
+    slot: str | None = None
+    entries_per_day: int | None = None  # None: unlimited
+    entries_total: int | None = None  # None: unlimited
+    zones: tuple[str, ...] = ()  # empty: every zone
+    real_name_required: bool = False
+    face_required: bool = False
+    reentry_allowed: bool = False
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PricingError(Exception):
+    code = "pricing_error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = dict(details or {})
+
+
+class InvalidConfig(PricingError):
+    """The operator's configuration breaks a rule of the mode."""
+
+    code = "invalid_config"
+
+
+class BasketRejected(PricingError):
+    """The buyer's basket breaks a rule (composition, quantities, slot, date)."""
+
+    code = "basket_rejected"
+
+
+@runtime_checkable
+class PricingMode(Protocol):
+    """A way of charging. Implementations must be pure: the same inputs give the
+    same outputs, with no I/O, so a price can be recomputed and audited."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    config_fields: Sequence[ConfigField]
+
+    def validate_config(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Check and normalise a configuration as entered; return what is stored.
+
+        Raises InvalidConfig naming the field and the rule.
+        """
+        ...
+
+    def validate_basket(self, request: QuoteRequest) -> None:
+        """Refuse a basket this mode cannot sell (e.g. a bundle of the wrong shape).
+
+        Raises BasketRejected. Called before `quote` and `entitlements`.
+        """
+        ...
+
+    def quote(self, request: QuoteRequest) -> Quote:
+        """Price the basket: one line per unit kind, every adjustment itemised.
+
+        Totals are never negative. Raises BasketRejected (e.g. a slot that does
+        not exist).
+        """
+        ...
+
+    def entitlements(self, request: QuoteRequest) -> tuple[Entitlement, ...]:
+        """One entitlement per person admitted (a family of four gets four)."""
+        ...

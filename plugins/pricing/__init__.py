@@ -1,0 +1,1 @@
+"""The built-in pricing modes. Each imports only `vistapass.platform.plugin_api`."""

@@ -1,0 +1,1 @@
+"""What a park sells and how it is priced."""

@@ -1,0 +1,207 @@
+"""Pricing a basket: the park's rules first, then the product's pricing mode.
+
+Everything here reads; nothing is written, so a quote can be asked for as often
+as a buyer likes and recomputed later from the same inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.errors import VistapassError
+from vistapass.platform.plugin_api import BasketLine, Entitlement, PricingError, Quote, QuoteRequest
+from vistapass.platform.pricing_registry import get_mode
+from vistapass.tenants.calendar.service import day_info
+from vistapass.tenants.models import PricingModeSetting, Product, ProductUnit
+from vistapass.tenants.park.service import get_profile
+
+# Ours are on unless a park switches them off; a third party's mode must be switched on.
+BUILT_IN_MODES = frozenset({"per_visit", "time_slot", "annual_card", "family_bundle"})
+MAX_LINES = 50
+MAX_QUANTITY = 99
+MAX_AGE = 120
+
+
+class QuoteError(VistapassError):
+    status_code = 422
+    code = "quote_rejected"
+
+
+class ProductNotFound(VistapassError):
+    status_code = 404
+    code = "product_not_found"
+
+
+class PluginMisbehaved(VistapassError):
+    """A pricing mode broke the API's promises: a bug in the plugin, not in the basket."""
+
+    status_code = 500
+    code = "pricing_plugin_error"
+
+
+async def _load_product(session: AsyncSession, code: str) -> Product:
+    product = await session.scalar(select(Product).where(Product.code == code))
+    # A draft or withdrawn product is not for sale, so it is as good as absent.
+    if product is None or product.status != "on_sale":
+        raise ProductNotFound(f"No product '{code}' is on sale.", details={"product": code})
+    return product
+
+
+async def mode_enabled(session: AsyncSession, key: str) -> bool:
+    setting = await session.get(PricingModeSetting, key)
+    if setting is None:
+        return key in BUILT_IN_MODES
+    return setting.enabled
+
+
+def _check_dates(product: Product, visit_date: date, today: date) -> None:
+    if (product.sale_from and today < product.sale_from) or (
+        product.sale_to and today > product.sale_to
+    ):
+        raise QuoteError(
+            "This product is not on sale today.",
+            code="not_on_sale_now",
+            details={
+                "today": today.isoformat(),
+                "sale_from": product.sale_from.isoformat() if product.sale_from else None,
+                "sale_to": product.sale_to.isoformat() if product.sale_to else None,
+            },
+        )
+    if (product.visit_from and visit_date < product.visit_from) or (
+        product.visit_to and visit_date > product.visit_to
+    ):
+        raise QuoteError(
+            "This product cannot be used on that date.",
+            code="outside_visit_window",
+            details={
+                "date": visit_date.isoformat(),
+                "visit_from": product.visit_from.isoformat() if product.visit_from else None,
+                "visit_to": product.visit_to.isoformat() if product.visit_to else None,
+            },
+        )
+    if visit_date < today:
+        raise QuoteError(
+            "The visit date has already passed.",
+            code="date_in_past",
+            details={"date": visit_date.isoformat(), "today": today.isoformat()},
+        )
+
+
+def _check_lines(lines: Sequence[BasketLine], units: set[str]) -> None:
+    if not lines or len(lines) > MAX_LINES:
+        raise QuoteError(
+            f"A basket holds 1 to {MAX_LINES} lines, not {len(lines)}.",
+            code="invalid_quantity",
+            details={"lines": len(lines), "max": MAX_LINES},
+        )
+    seen: set[str] = set()
+    for line in lines:
+        if line.unit not in units:
+            raise QuoteError(
+                f"This product has no unit '{line.unit}'.",
+                code="unknown_unit",
+                details={"unit": line.unit, "known": sorted(units)},
+            )
+        if line.unit in seen:
+            # Modes price one line per unit kind; two lines would be priced twice over.
+            raise QuoteError(
+                f"The unit '{line.unit}' appears twice; give it once with the total quantity.",
+                code="duplicate_unit",
+                details={"unit": line.unit},
+            )
+        seen.add(line.unit)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise QuoteError(
+                f"A quantity is 1 to {MAX_QUANTITY}, not {line.quantity}.",
+                code="invalid_quantity",
+                details={"unit": line.unit, "quantity": line.quantity, "max": MAX_QUANTITY},
+            )
+        if line.ages and (
+            len(line.ages) != line.quantity or not all(0 <= age <= MAX_AGE for age in line.ages)
+        ):
+            raise QuoteError(
+                f"Give one age (0 to {MAX_AGE}) per person, or none.",
+                code="invalid_ages",
+                details={"unit": line.unit, "quantity": line.quantity, "ages": list(line.ages)},
+            )
+
+
+def _check_quote(quote: Quote, currency: str, mode_key: str) -> None:
+    if quote.currency != currency or quote.total < 0 or any(line.total < 0 for line in quote.lines):
+        raise PluginMisbehaved(
+            f"The pricing mode '{mode_key}' returned an impossible quote.",
+            details={"mode": mode_key},
+        )
+
+
+async def quote_basket(
+    session: AsyncSession,
+    *,
+    product_code: str,
+    visit_date: date,
+    slot: str | None,
+    channel: str,
+    lines: Sequence[BasketLine],
+    today: date,
+) -> tuple[Product, QuoteRequest, Quote, tuple[Entitlement, ...]]:
+    """Check the basket against the park's rules, then let the product's mode price it.
+
+    `today` is the park's local date (the caller knows its time zone).
+    """
+    product = await _load_product(session, product_code)
+    if channel not in product.channels:
+        raise QuoteError(
+            f"This product is not sold on the channel '{channel}'.",
+            code="channel_not_allowed",
+            details={"channel": channel, "channels": list(product.channels)},
+        )
+    if not await mode_enabled(session, product.pricing_mode):
+        raise QuoteError(
+            f"The pricing mode '{product.pricing_mode}' is not enabled for this park.",
+            code="mode_not_enabled",
+            details={"mode": product.pricing_mode},
+        )
+    mode = get_mode(product.pricing_mode)
+    _check_dates(product, visit_date, today)
+    day = await day_info(session, visit_date)
+    if not day.is_open:
+        raise QuoteError(
+            "The park is closed on that date.",
+            code="park_closed",
+            details={"date": visit_date.isoformat()},
+        )
+    units = set(
+        await session.scalars(select(ProductUnit.unit).where(ProductUnit.product_id == product.id))
+    )
+    _check_lines(lines, units)
+    profile = await get_profile(session)
+    request = QuoteRequest(
+        config=product.pricing_config,
+        lines=tuple(lines),
+        day=day,
+        channel=channel,
+        currency=profile.currency,
+        slot=slot,
+    )
+    try:
+        mode.validate_basket(request)
+        quote = mode.quote(request)
+        entitlements = mode.entitlements(request)
+    except PricingError as exc:  # InvalidConfig / BasketRejected: a rule, with its code
+        raise QuoteError(exc.message, code=exc.code, details=exc.details) from exc
+    _check_quote(quote, profile.currency, mode.key)
+    # The product's own identity requirements hold whatever the mode says.
+    entitlements = tuple(
+        dataclasses.replace(
+            entitlement,
+            real_name_required=entitlement.real_name_required or product.real_name_required,
+            face_required=entitlement.face_required or product.face_required,
+        )
+        for entitlement in entitlements
+    )
+    return product, request, quote, entitlements

@@ -1,0 +1,63 @@
+"""The public quote API's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+
+class QuoteLineIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    unit: str
+    quantity: int
+    ages: list[int] | None = None
+
+
+class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    product: str
+    date: date
+    lines: list[QuoteLineIn]
+    slot: str | None = None
+    channel: str = "web"
+
+
+class QuoteAdjustmentOut(msgspec.Struct, frozen=True):
+    code: str
+    reason: str
+    amount: int
+
+
+class QuoteLineOut(msgspec.Struct, frozen=True):
+    unit: str
+    quantity: int
+    base_price: int
+    adjustments: list[QuoteAdjustmentOut]
+    unit_price: int
+    total: int
+
+
+class QuoteEntitlementOut(msgspec.Struct, frozen=True):
+    unit: str
+    valid_from: date
+    valid_to: date
+    slot: str | None
+    entries_per_day: int | None
+    entries_total: int | None
+    zones: list[str]
+    real_name_required: bool
+    face_required: bool
+    reentry_allowed: bool
+
+
+class QuoteOut(msgspec.Struct, frozen=True):
+    product: str
+    date: date
+    slot: str | None
+    channel: str
+    currency: str
+    day_kind: str
+    lines: list[QuoteLineOut]
+    adjustments: list[QuoteAdjustmentOut]
+    subtotal: int
+    total: int
+    entitlements: list[QuoteEntitlementOut]
