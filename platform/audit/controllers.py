@@ -293,7 +293,7 @@ class AuditController(Controller):
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return Stream(
             export_csv(request, tenant.slug, found, ZoneInfo(profile.time_zone), marker.id),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset to text types
             headers={
                 "Content-Disposition": content_disposition(f"audit-{tenant.slug}-{stamp}.csv"),
                 "Cache-Control": "no-store",

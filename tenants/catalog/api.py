@@ -12,7 +12,7 @@ from vistapass.platform.audit.service import Actor
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.identity.principal import client_ip, resolve_principal
 from vistapass.platform.tenancy.dependencies import TenantDbSession
-from vistapass.tenants.catalog import hours, modes, service
+from vistapass.tenants.catalog import extras, hours, modes, service
 from vistapass.tenants.models.catalog import Product
 
 READ = requires("catalog:read")
@@ -23,8 +23,11 @@ async def request_actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor.of(await resolve_principal(request), client_ip(request))
 
 
-async def product_view(db_session: TenantDbSession, product: Product) -> dict[str, Any]:
+async def product_view(
+    request: Request[Any, Any, Any], db_session: TenantDbSession, product: Product
+) -> dict[str, Any]:
     data = service.product_dict(product)
+    data["image_url"] = extras.image_url(request.app.state.storage, product.image_key)
     data["units"] = [service.unit_dict(u) for u in await service.list_units(db_session, product)]
     return data
 
@@ -46,11 +49,13 @@ class CatalogApiController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         product = await service.create_product(db_session, await request_actor(request), data)
-        return await product_view(db_session, product)
+        return await product_view(request, db_session, product)
 
     @get("/products/{code:str}", summary="One product with its units", opt=READ)
-    async def product(self, db_session: TenantDbSession, code: FromPath[str]) -> dict[str, Any]:
-        return await product_view(db_session, await service.get_product(db_session, code))
+    async def product(
+        self, request: Request[Any, Any, Any], db_session: TenantDbSession, code: FromPath[str]
+    ) -> dict[str, Any]:
+        return await product_view(request, db_session, await service.get_product(db_session, code))
 
     @patch("/products/{code:str}", summary="Change some of a product's fields (audited)", opt=WRITE)
     async def change(
@@ -61,7 +66,7 @@ class CatalogApiController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         changed = await service.update_product(db_session, await request_actor(request), code, data)
-        view = await product_view(db_session, await service.get_product(db_session, code))
+        view = await product_view(request, db_session, await service.get_product(db_session, code))
         view["changed"] = sorted(changed)
         return view
 
@@ -76,7 +81,7 @@ class CatalogApiController(Controller):
         await service.replace_units(
             db_session, await request_actor(request), code, data.get("units")
         )
-        return await product_view(db_session, await service.get_product(db_session, code))
+        return await product_view(request, db_session, await service.get_product(db_session, code))
 
     @get("/pricing-modes", summary="Installed pricing modes and which are on", opt=READ)
     async def pricing_modes(self, db_session: TenantDbSession) -> dict[str, Any]:

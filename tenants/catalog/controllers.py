@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -20,13 +21,15 @@ from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.calendar.service import day_info
-from vistapass.tenants.catalog import forms, hours, modes, service
+from vistapass.tenants.catalog import extras, forms, hours, modes, service
 from vistapass.tenants.catalog.api import request_actor
 from vistapass.tenants.park.service import get_profile
 
 READ = requires("catalog:read")
 WRITE = requires("catalog:write")
 UPCOMING_DAYS = 14
+# Room for a 2 MiB image plus multipart framing; the service refuses what is over 2 MiB.
+IMAGE_BODY_LIMIT = 4 * 1024 * 1024
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -136,9 +139,12 @@ class CatalogConsoleController(Controller):
         config_errors: dict[str, str] | None = None,
         units: list[dict[str, Any]] | None = None,
         unit_error: dict[str, Any] | None = None,
+        preview: dict[str, Any] | None = None,
+        image_error: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
         product = await service.get_product(db_session, code)
+        image_url = extras.image_url(request.app.state.storage, product.image_key)
         installed = pricing_registry.pricing_modes()
         enabled = await modes.enabled_modes(db_session)
         lang = current_language.get()
@@ -168,6 +174,9 @@ class CatalogConsoleController(Controller):
             errors=errors or {},
             config_errors=config_errors or {},
             unit_error=unit_error,
+            image_url=image_url,
+            image_error=image_error,
+            preview=preview or {"values": {"channel": "web"}},
         )
 
     @get("/{code:str}", opt=READ)
@@ -258,6 +267,55 @@ class CatalogConsoleController(Controller):
                 status_code=422,
             )
         return Redirect(f"/p/{tenant.slug}/console/catalog/{code}?saved=1", status_code=303)
+
+    @post("/{code:str}/image", opt=WRITE, status_code=303, request_max_body_size=IMAGE_BODY_LIMIT)
+    async def upload_image(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        tenant: CurrentTenant,
+        code: FromPath[str],
+    ) -> Template | Redirect:
+        upload = (await request.form()).get("image")
+        try:
+            if not isinstance(upload, UploadFile):
+                raise extras.InvalidImage("Choose an image file to upload.")
+            # One byte past the limit is enough to know it is too large.
+            data = await upload.read(extras.MAX_IMAGE_BYTES + 1)
+            storage = request.app.state.storage
+            actor = await request_actor(request)
+            await extras.save_image(db_session, storage, actor, code, data)
+        except (extras.InvalidImage, extras.ImageTooLarge) as exc:
+            if not wants_html(request):
+                raise
+            error = {"code": exc.code, "message": exc.message}
+            return await self._edit(
+                request, db_session, tenant.slug, code, image_error=error, status_code=422
+            )
+        return Redirect(f"/p/{tenant.slug}/console/catalog/{code}?saved=1", status_code=303)
+
+    @post("/{code:str}/preview", opt=READ, status_code=200)
+    async def preview(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        tenant: CurrentTenant,
+        code: FromPath[str],
+    ) -> Template:
+        product = await service.get_product(db_session, code)
+        units = [u.unit for u in await service.list_units(db_session, product)]
+        values = extras.preview_values(await request.form(), units)
+        preview: dict[str, Any] = {"values": values}
+        try:
+            preview["quote"] = await extras.preview_quote(db_session, code, values, units)
+        except VistapassError as exc:
+            if not wants_html(request) or exc.status_code >= 500:
+                raise
+            preview["error"] = {"code": exc.code, "message": exc.message}
+        status = 422 if "error" in preview else 200
+        return await self._edit(
+            request, db_session, tenant.slug, code, preview=preview, status_code=status
+        )
 
 
 class CalendarConsoleController(Controller):
