@@ -19,13 +19,14 @@ plugin and is reported as a 500 without changing anything stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "vistapass.pricing"
+MAX_QUANTITY = 99
 
 
 class DayKind(StrEnum):
@@ -209,3 +210,61 @@ class PricingMode(Protocol):
     def entitlements(self, request: QuoteRequest) -> tuple[Entitlement, ...]:
         """One entitlement per person admitted (a family of four gets four)."""
         ...
+
+
+def check_basket(
+    request: QuoteRequest, units: Collection[str], *, open_day_required: bool = True
+) -> dict[str, int]:
+    """The checks every mode makes on a basket, with the same codes in every mode.
+
+    Refuses (BasketRejected): a closed day (`closed_day`, unless the mode sells on
+    closed days, as an annual card does), an empty basket (`empty_basket`), a
+    quantity that is not a whole number from 1 to MAX_QUANTITY (`invalid_quantity`),
+    a unit the product does not sell (`unknown_unit`), a unit on two lines
+    (`duplicate_unit`: one line per unit keeps the quote itemised one-to-one), and
+    ages given for some but not all of a line's people (`ages_mismatch`).
+    Returns the number of people per unit.
+    """
+    if open_day_required and not request.day.is_open:
+        raise BasketRejected(
+            f"The park is closed on {request.day.date.isoformat()}.",
+            code="closed_day",
+            details={"date": request.day.date.isoformat()},
+        )
+    if not request.lines:
+        raise BasketRejected("A basket needs at least one person.", code="empty_basket")
+    counts: dict[str, int] = {}
+    for line in request.lines:
+        quantity = line.quantity
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise BasketRejected(
+                "A quantity is a whole number.",
+                code="invalid_quantity",
+                details={"unit": line.unit},
+            )
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise BasketRejected(
+                f"Each line takes 1 to {MAX_QUANTITY} people; '{line.unit}' has {quantity}.",
+                code="invalid_quantity",
+                details={"unit": line.unit, "quantity": quantity, "max": MAX_QUANTITY},
+            )
+        if line.unit not in units:
+            raise BasketRejected(
+                f"This product is not sold for '{line.unit}'.",
+                code="unknown_unit",
+                details={"unit": line.unit, "known": sorted(units)},
+            )
+        if line.unit in counts:
+            raise BasketRejected(
+                f"'{line.unit}' appears on more than one line; give one line per unit.",
+                code="duplicate_unit",
+                details={"unit": line.unit},
+            )
+        if line.ages and len(line.ages) != quantity:
+            raise BasketRejected(
+                f"'{line.unit}' has {quantity} people but {len(line.ages)} ages.",
+                code="ages_mismatch",
+                details={"unit": line.unit},
+            )
+        counts[line.unit] = quantity
+    return counts

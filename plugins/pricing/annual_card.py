@@ -20,12 +20,12 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteLine,
     QuoteRequest,
+    check_basket,
 )
 
 VALIDITIES = ("365_from_first_entry", "365_from_purchase", "calendar_year")
 FACE_CHOICES = ("optional", "required")
 VALIDITY_DAYS = 365
-MAX_QUANTITY = 99
 # Units are stored in product_units.unit, a String(20).
 UNIT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,19}")
 
@@ -96,37 +96,8 @@ def _dates(raw: Any, field: str) -> list[str]:
 
 
 def _check_lines(request: QuoteRequest, prices: Mapping[str, int]) -> None:
-    """The rules every basket of cards follows: people, sane quantities, known units."""
-    if not request.lines:
-        raise BasketRejected("A basket needs at least one person.", code="empty_basket")
-    seen: set[str] = set()
-    for line in request.lines:
-        if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise BasketRejected(
-                f"Each line takes 1 to {MAX_QUANTITY} cards; '{line.unit}' has {line.quantity}.",
-                code="invalid_quantity",
-                details={"unit": line.unit, "quantity": line.quantity, "max": MAX_QUANTITY},
-            )
-        if line.unit not in prices:
-            raise BasketRejected(
-                f"This annual card is not sold for '{line.unit}'.",
-                code="unknown_unit",
-                details={"unit": line.unit, "known": sorted(prices)},
-            )
-        # One line per unit kind keeps the quote itemised as the API promises.
-        if line.unit in seen:
-            raise BasketRejected(
-                f"'{line.unit}' appears on more than one line; give one line per unit.",
-                code="duplicate_unit",
-                details={"unit": line.unit},
-            )
-        seen.add(line.unit)
-        if line.ages and len(line.ages) != line.quantity:
-            raise BasketRejected(
-                f"'{line.unit}' has {line.quantity} cards but {len(line.ages)} ages.",
-                code="ages_mismatch",
-                details={"unit": line.unit},
-            )
+    # A closed day does not stop a purchase: the card starts that day.
+    check_basket(request, prices, open_day_required=False)
 
 
 class AnnualCard:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vistapass.platform.plugin_api import (
+    MAX_QUANTITY,
     Adjustment,
     BasketRejected,
     ConfigField,
@@ -21,9 +22,9 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteLine,
     QuoteRequest,
+    check_basket,
 )
 
-MAX_QUANTITY = 99
 MAX_AGE = 150
 # Units are stored in product_units.unit, a String(20).
 UNIT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,19}")
@@ -189,43 +190,13 @@ class FamilyBundle:
 
     def validate_basket(self, request: QuoteRequest) -> None:
         composition = request.config["composition"]
-        if not request.lines:
-            raise BasketRejected("A basket needs at least one person.", code="empty_basket")
-        if not request.day.is_open:
-            raise BasketRejected(
-                f"The park is closed on {request.day.date.isoformat()}.",
-                code="day_closed",
-                details={"date": request.day.date.isoformat()},
-            )
+        counts = check_basket(request, composition)
         if request.slot is not None:
             raise BasketRejected(
                 "A family bundle is not sold by time slot.",
                 code="unknown_slot",
                 details={"slot": request.slot},
             )
-        counts: dict[str, int] = {}
-        for line in request.lines:
-            if not 1 <= line.quantity <= MAX_QUANTITY:
-                raise BasketRejected(
-                    f"Each line takes 1 to {MAX_QUANTITY} people; "
-                    f"'{line.unit}' has {line.quantity}.",
-                    code="invalid_quantity",
-                    details={"unit": line.unit, "quantity": line.quantity, "max": MAX_QUANTITY},
-                )
-            if line.unit not in composition:
-                raise BasketRejected(
-                    f"A family bundle does not include '{line.unit}'.",
-                    code="unknown_unit",
-                    details={"unit": line.unit, "known": sorted(composition)},
-                )
-            # One line per unit kind keeps the quote itemised as the API promises.
-            if line.unit in counts:
-                raise BasketRejected(
-                    f"'{line.unit}' appears on more than one line; give one line per unit.",
-                    code="duplicate_unit",
-                    details={"unit": line.unit},
-                )
-            counts[line.unit] = line.quantity
         for unit, rule in composition.items():
             count = counts.get(unit, 0)
             if not rule["min"] <= count <= rule["max"]:

@@ -32,11 +32,11 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteLine,
     QuoteRequest,
+    check_basket,
 )
 
 # One million yuan in fen: far above any ticket, low enough that a typo is caught.
 MAX_PRICE = 100_000_000
-MAX_QUANTITY = 99
 MAX_CAPACITY = 1_000_000
 MIN_MULTIPLIER_PCT = 1
 MAX_MULTIPLIER_PCT = 1000
@@ -146,46 +146,7 @@ def _find_slot(request: QuoteRequest) -> Mapping[str, Any]:
 
 
 def _check_basket(request: QuoteRequest) -> Mapping[str, Any]:
-    prices = request.config["prices"]
-    if not request.day.is_open:
-        raise BasketRejected(
-            f"The park is closed on {request.day.date.isoformat()}.",
-            code="closed_day",
-            details={"date": request.day.date.isoformat()},
-        )
-    if not request.lines:
-        raise BasketRejected(
-            "A basket needs at least one person.", code="invalid_quantity", details={}
-        )
-    seen: set[str] = set()
-    for line in request.lines:
-        if line.unit not in prices:
-            raise BasketRejected(
-                f"This product does not sell '{line.unit}' tickets.",
-                code="unknown_unit",
-                details={"unit": line.unit, "known": sorted(prices)},
-            )
-        if line.unit in seen:
-            # One line per unit keeps the quote's lines and the basket's lines one-to-one.
-            raise BasketRejected(
-                f"'{line.unit}' appears twice; give one line per unit.",
-                code="duplicate_unit",
-                details={"unit": line.unit},
-            )
-        seen.add(line.unit)
-        quantity = line.quantity
-        if isinstance(quantity, bool) or not isinstance(quantity, int):
-            raise BasketRejected(
-                "Quantity must be a whole number.",
-                code="invalid_quantity",
-                details={"unit": line.unit},
-            )
-        if not 1 <= quantity <= MAX_QUANTITY:
-            raise BasketRejected(
-                f"Quantity of '{line.unit}' must be between 1 and {MAX_QUANTITY}.",
-                code="invalid_quantity",
-                details={"unit": line.unit, "quantity": quantity, "max": MAX_QUANTITY},
-            )
+    check_basket(request, request.config["prices"])
     slot = _find_slot(request)
     persons = sum(line.quantity for line in request.lines)
     if persons > slot["capacity"]:

@@ -260,7 +260,7 @@ def test_closed_days_and_slots_are_refused() -> None:
     closed = Day(date(2026, 12, 7), DayKind.WEEKDAY, is_open=False)
     with pytest.raises(BasketRejected) as caught:
         MODE.validate_basket(request_for(config, lines, day=closed))
-    assert caught.value.code == "day_closed"
+    assert caught.value.code == "closed_day"
     with pytest.raises(BasketRejected) as caught:
         MODE.validate_basket(request_for(config, lines, slot="09:00"))
     assert caught.value.code == "unknown_slot"

@@ -250,7 +250,7 @@ def test_unknown_units_are_rejected(unit: str) -> None:
 @pytest.mark.parametrize(
     ("request_", "code"),
     [
-        (basket(), "invalid_quantity"),
+        (basket(), "empty_basket"),
         (basket(BasketLine("adult", 1), BasketLine("adult", 2)), "duplicate_unit"),
         (basket(BasketLine("adult", 1), is_open=False), "closed_day"),
     ],

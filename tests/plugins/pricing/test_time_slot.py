@@ -224,7 +224,7 @@ def test_worked_example_peak_and_off_peak() -> None:
         (basket(BasketLine("adult", 1), slot=None), "slot_required"),
         (basket(BasketLine("adult", 1), slot="10:00"), "unknown_slot"),
         (basket(BasketLine("adult", 2), BasketLine("child", 2), slot="15:00"), "slot_capacity"),
-        (basket(), "invalid_quantity"),
+        (basket(), "empty_basket"),
         (basket(BasketLine("adult", 1), BasketLine("adult", 1)), "duplicate_unit"),
         (basket(BasketLine("adult", 1), is_open=False), "closed_day"),
     ],
