@@ -9,6 +9,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.authz.permissions import requires
@@ -42,29 +43,39 @@ async def _actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor.of(await resolve_principal(request), client_ip(request))
 
 
-async def _claim(request: Request[Any, Any, Any], tenant: BoundTenant, domain: str) -> DomainOut:
+# Each change is made in a control-plane transaction (the park's role cannot write
+# `tenant_domains`) and recorded in the park's audit log, in the request's transaction.
+
+
+async def _claim(
+    request: Request[Any, Any, Any], db_session: AsyncSession, tenant: BoundTenant, domain: str
+) -> DomainOut:
     async with control_session(request.app.state.db) as session:
-        row = await service.claim(session, tenant.id, domain)
-        out = _out(request, row)
+        out = _out(request, await service.claim(session, tenant.id, domain))
+    await record(db_session, await _actor(request), "domain.claimed", f"domain:{out.domain}")
     return out
 
 
-async def _verify(request: Request[Any, Any, Any], tenant: BoundTenant, domain: str) -> DomainOut:
+async def _verify(
+    request: Request[Any, Any, Any], db_session: AsyncSession, tenant: BoundTenant, domain: str
+) -> DomainOut:
     async with control_session(request.app.state.db) as session:
         row = await service.get_own(session, tenant.id, domain)
-        row = await service.verify(session, request.app.state.settings, row)
-        out = _out(request, row)
+        out = _out(request, await service.verify(session, request.app.state.settings, row))
     request.app.state.domains.forget(out.domain)  # served here at once, elsewhere within 30 s
+    await record(db_session, await _actor(request), "domain.verified", f"domain:{out.domain}")
     return out
 
 
-async def _remove(request: Request[Any, Any, Any], tenant: BoundTenant, domain: str) -> str:
+async def _remove(
+    request: Request[Any, Any, Any], db_session: AsyncSession, tenant: BoundTenant, domain: str
+) -> None:
     async with control_session(request.app.state.db) as session:
         row = await service.get_own(session, tenant.id, domain)
         name = row.domain
         await session.delete(row)
     request.app.state.domains.forget(name)
-    return name
+    await record(db_session, await _actor(request), "domain.removed", f"domain:{name}")
 
 
 class DomainsPageController(Controller):
@@ -103,10 +114,9 @@ class DomainsPageController(Controller):
         data: URLEncodedBody[DomainIn],
     ) -> Template | Redirect:
         try:
-            out = await _claim(request, tenant, data.domain)
+            await _claim(request, db_session, tenant, data.domain)
         except VistapassError as exc:
             return await self._page(request, db_session, tenant, exc.message, exc.status_code)
-        await record(db_session, await _actor(request), "domain.claimed", f"domain:{out.domain}")
         return Redirect(f"/p/{tenant.slug}/console/domains")
 
     @post("/{domain:str}/verify", opt=requires("settings:write"))
@@ -118,10 +128,9 @@ class DomainsPageController(Controller):
         domain: FromPath[str],
     ) -> Template | Redirect:
         try:
-            out = await _verify(request, tenant, domain)
+            await _verify(request, db_session, tenant, domain)
         except VistapassError as exc:
             return await self._page(request, db_session, tenant, exc.message, exc.status_code)
-        await record(db_session, await _actor(request), "domain.verified", f"domain:{out.domain}")
         return Redirect(f"/p/{tenant.slug}/console/domains")
 
     @post("/{domain:str}/remove", opt=requires("settings:write"))
@@ -132,8 +141,7 @@ class DomainsPageController(Controller):
         tenant: CurrentTenant,
         domain: FromPath[str],
     ) -> Redirect:
-        name = await _remove(request, tenant, domain)
-        await record(db_session, await _actor(request), "domain.removed", f"domain:{name}")
+        await _remove(request, db_session, tenant, domain)
         return Redirect(f"/p/{tenant.slug}/console/domains")
 
 
@@ -157,9 +165,7 @@ class DomainsApiController(Controller):
         tenant: CurrentTenant,
         data: JSONBody[DomainIn],
     ) -> DomainOut:
-        out = await _claim(request, tenant, data.domain)
-        await record(db_session, await _actor(request), "domain.claimed", f"domain:{out.domain}")
-        return out
+        return await _claim(request, db_session, tenant, data.domain)
 
     @post(
         "/{domain:str}/verify",
@@ -174,9 +180,7 @@ class DomainsApiController(Controller):
         tenant: CurrentTenant,
         domain: FromPath[str],
     ) -> DomainOut:
-        out = await _verify(request, tenant, domain)
-        await record(db_session, await _actor(request), "domain.verified", f"domain:{out.domain}")
-        return out
+        return await _verify(request, db_session, tenant, domain)
 
     @delete("/{domain:str}", opt=requires("settings:write"), summary="Stop serving a domain")
     async def remove(
@@ -186,5 +190,4 @@ class DomainsApiController(Controller):
         tenant: CurrentTenant,
         domain: FromPath[str],
     ) -> None:
-        name = await _remove(request, tenant, domain)
-        await record(db_session, await _actor(request), "domain.removed", f"domain:{name}")
+        await _remove(request, db_session, tenant, domain)
