@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     db_role_prefix: str = Field(default="vp", pattern=r"^[a-z][a-z0-9]{0,11}$")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    # How long a request waits for a pooled connection: a rush queues rather than fails.
+    db_pool_timeout: float = Field(default=15.0, gt=0, le=120)
     migrate_concurrency: int = Field(default=4, ge=1, le=64)
     redis_namespace: str = Field(default="vistapass", pattern=r"^[a-zA-Z0-9_.:-]{1,40}$")
 
@@ -65,6 +67,20 @@ class Settings(BaseSettings):
     # Where a custom domain's verification token is fetched from ({domain} is
     # filled in); behind a proxy or in tests it can point elsewhere.
     domain_verify_url: str = "http://{domain}/.well-known/vistapass-domain-verification.txt"
+
+    # Real-name data and ticket keys are sealed with per-park data keys, which are
+    # wrapped by a key derived from the secret key, or by this AWS KMS key when set.
+    kms_key_id: str = ""
+    # Stripe (card, WeChat Pay, Alipay); parks are connected accounts. Without an API
+    # key, web orders take the labelled test payment outside production.
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""  # tests point the real client at a local stand-in
+    platform_fee_bp: int = Field(default=100, ge=0, le=10_000)  # of each Stripe payment
+    platform_fee_fixed: int = Field(default=0, ge=0)  # minor units per Stripe payment
+    # How many requests past the last place a hot slot's Redis gate still lets through
+    # to PostgreSQL, so a buyer whose payment fails does not strand a place.
+    flash_sale_margin: int = Field(default=5, ge=0, le=1000)
 
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")

@@ -15,16 +15,44 @@ from vistapass.tenants.models.catalog import (
 )
 from vistapass.tenants.models.jobs import JobRun
 from vistapass.tenants.models.park import ParkProfile
+from vistapass.tenants.models.sales import (
+    CapacityPool,
+    DataKey,
+    IdempotencyRecord,
+    IdentityClaim,
+    InventoryBucket,
+    LedgerLine,
+    Order,
+    OrderHold,
+    OrderLine,
+    Payment,
+    SigningKey,
+    Ticket,
+    TicketHolder,
+)
 
 __all__ = [
     "TENANT_SCHEMA",
     "AuditEntry",
     "CalendarDay",
+    "CapacityPool",
+    "DataKey",
+    "IdempotencyRecord",
+    "IdentityClaim",
+    "InventoryBucket",
     "JobRun",
+    "LedgerLine",
     "OpeningHours",
+    "Order",
+    "OrderHold",
+    "OrderLine",
     "ParkProfile",
+    "Payment",
     "PricingModeSetting",
     "Product",
     "ProductUnit",
+    "SigningKey",
     "TenantBase",
+    "Ticket",
+    "TicketHolder",
 ]

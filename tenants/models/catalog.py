@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Integer,
     SmallInteger,
     String,
@@ -52,6 +53,14 @@ class Product(TenantBase):
     real_name_required: Mapped[bool] = mapped_column(Boolean, default=False)
     face_required: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft/on_sale/off_sale
+    # A short number for the ticket's QR payload, where the code would take too many bytes.
+    number: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
+    daily_capacity: Mapped[int | None] = mapped_column(Integer)  # None: no limit of its own
+    pool_codes: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
+    # Real-name tickets one ID document may hold per day in this park (anti-scalping).
+    id_limit_per_day: Mapped[int] = mapped_column(SmallInteger, default=1)
+    # A hot product sheds excess demand at a Redis counter before it reaches PostgreSQL.
+    flash_sale: Mapped[bool] = mapped_column(Boolean, default=False)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow

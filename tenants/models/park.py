@@ -27,6 +27,8 @@ class ParkProfile(TenantBase):
     contact_phone: Mapped[str | None] = mapped_column(Text)
     contact_email: Mapped[str | None] = mapped_column(Text)
     contact_address: Mapped[str | None] = mapped_column(Text)
+    hold_minutes: Mapped[int] = mapped_column(SmallInteger, default=15)  # unpaid orders
+    stripe_account_id: Mapped[str | None] = mapped_column(Text)  # the park's connected account
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
