@@ -1,0 +1,1 @@
+"""Taking payment for a park's orders through its payment provider."""

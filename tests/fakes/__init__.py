@@ -1,0 +1,1 @@
+"""Stand-ins for outside services that tests drive over real protocols."""

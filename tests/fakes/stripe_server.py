@@ -1,0 +1,701 @@
+"""A local Stripe that the real `stripe` client can talk to.
+
+`FakeStripe` is an HTTP server on 127.0.0.1 speaking the few endpoints Vistapass uses,
+with Stripe's request encoding (form bodies with bracketed keys such as
+`metadata[vistapass_order_id]` and `payment_method_types[0]`), its JSON object shapes
+and its error envelope, so tests exercise the real client's encoding, headers, retries
+and error mapping rather than a mock of them:
+
+- `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
+- `POST /v1/refunds`, `GET /v1/refunds/{id}`.
+
+Objects belong to the account named by `Stripe-Account` (direct charges), as on Stripe:
+the same id asked for on another account is `resource_missing`. `Idempotency-Key` is
+honoured per account: the same key with the same parameters replays the first response,
+with other parameters it is an `idempotency_error`. Only successful responses are kept
+for replay, so a retried request after a failure runs again, as Stripe documents.
+
+What Stripe does outside the API (the customer paying, a refund settling) is driven from
+the test: `succeed`, `fail` and `refund_event` change the state and return the event
+Stripe would send, `signed` signs it with Stripe's scheme and `deliver` posts it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import secrets
+import string
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+API_VERSION = "2026-10-28.endive"
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def stripe_id(prefix: str, length: int = 24) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def decode_form(form: Mapping[str, str]) -> dict[str, Any]:
+    """Stripe's bracketed form keys as nested values: `a[b]` a dict, `a[0]` a list."""
+    root: dict[str, Any] = {}
+    for key, value in form.items():
+        head, _, rest = key.partition("[")
+        if rest and not rest.endswith("]"):
+            raise ValueError(f"malformed key {key!r}")
+        parts = [head, *(rest[:-1].split("][") if rest else [])]
+        node = root
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"key {key!r} nests inside a plain value")
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise ValueError(f"key {key!r} is also used as a nested value")
+        node[parts[-1]] = value
+    return _listify(root)
+
+
+def _listify(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    items = {k: _listify(v) for k, v in node.items()}
+    indices = sorted(int(k) for k in items if k.isdigit())
+    if items and len(indices) == len(items) and indices == list(range(len(items))):
+        return [items[str(i)] for i in indices]
+    return items
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    # Header names lower-cased: HTTP header names are case-insensitive.
+    headers: dict[str, str]
+    # The body exactly as sent: flat bracketed keys, string values.
+    form: dict[str, str]
+    query: dict[str, str]
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return decode_form(self.form or self.query)
+
+
+class StripeApiError(Exception):
+    """An error the fake answers with, in Stripe's `{"error": {...}}` envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"type": type_, "message": message}
+        if code is not None:
+            self.body["code"] = code
+            self.body["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+        if param is not None:
+            self.body["param"] = param
+
+
+@dataclass
+class _Stored:
+    account: str | None
+    obj: dict[str, Any]
+
+
+@dataclass
+class _Replay:
+    form: dict[str, str]
+    path: str
+    status: int
+    body: bytes
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeStripe
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as api.stripe.com does, so the client's connection pool is exercised.
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def do_DELETE(self) -> None:
+        self._answer("DELETE")
+
+    def _answer(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.server.fake.handle(method, self.path, dict(self.headers.items()), body)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The requests are kept in FakeStripe.requests; stderr lines would only be noise.
+        return
+
+
+class FakeStripe:
+    def __init__(
+        self, api_key: str = "sk_test_vistapass_fake", *, accounts: Iterable[str] | None = None
+    ) -> None:
+        """`accounts`, when given, are the only connected accounts the key may act for."""
+        if not api_key.startswith("sk_test_"):
+            raise ValueError("the fake is test mode only: its key starts with sk_test_")
+        self.api_key = api_key
+        self.accounts = frozenset(accounts) if accounts is not None else None
+        self.requests: list[ReceivedRequest] = []
+        self.events: list[dict[str, Any]] = []
+        # Wallet refunds (WeChat Pay, Alipay) can start out `pending`; tests set this.
+        self.refund_status = "succeeded"
+        self._intents: dict[str, _Stored] = {}
+        self._charges: dict[str, _Stored] = {}
+        self._refunds: dict[str, _Stored] = {}
+        self._replays: dict[tuple[str | None, str], _Replay] = {}
+        self._failures: list[int] = []
+        self._lock = threading.RLock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Self:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="fake-stripe", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeStripe is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- inspection ------------------------------------------------------------------
+
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._intents[intent_id].obj)
+
+    def refund(self, refund_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._refunds[refund_id].obj)
+
+    def charge(self, charge_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._charges[charge_id].obj)
+
+    def requests_to(self, method: str, path: str) -> list[ReceivedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- test controls ---------------------------------------------------------------
+
+    def fail_next(self, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` authenticated API calls with Stripe's `api_error`."""
+        with self._lock:
+            self._failures.extend([status] * times)
+
+    def succeed(self, intent_id: str) -> dict[str, Any]:
+        """The customer paid: the intent succeeds with a charge for the full amount."""
+        with self._lock:
+            stored = self._intents[intent_id]
+            intent = stored.obj
+            if intent["status"] in ("succeeded", "canceled"):
+                raise ValueError(f"{intent_id} is already {intent['status']}")
+            charge_id = stripe_id("ch_")
+            charge = {
+                "id": charge_id,
+                "object": "charge",
+                "amount": intent["amount"],
+                "amount_captured": intent["amount"],
+                "amount_refunded": 0,
+                "application_fee_amount": intent["application_fee_amount"],
+                "balance_transaction": stripe_id("txn_"),
+                "captured": True,
+                "created": int(time.time()),
+                "currency": intent["currency"],
+                "description": intent["description"],
+                "livemode": False,
+                "metadata": copy.deepcopy(intent["metadata"]),
+                "paid": True,
+                "payment_intent": intent_id,
+                "payment_method_details": {"type": intent["payment_method_types"][0]},
+                "refunded": False,
+                "status": "succeeded",
+            }
+            self._charges[charge_id] = _Stored(stored.account, charge)
+            intent.update(
+                status="succeeded",
+                amount_received=intent["amount"],
+                latest_charge=charge_id,
+                last_payment_error=None,
+            )
+            return self._event("payment_intent.succeeded", intent, stored.account)
+
+    def fail(self, intent_id: str, code: str = "card_declined") -> dict[str, Any]:
+        """The payment attempt was declined: the intent wants another payment method."""
+        with self._lock:
+            stored = self._intents[intent_id]
+            intent = stored.obj
+            if intent["status"] in ("succeeded", "canceled"):
+                raise ValueError(f"{intent_id} is already {intent['status']}")
+            intent.update(
+                status="requires_payment_method",
+                last_payment_error={
+                    "type": "card_error",
+                    "code": code,
+                    "message": "Your card was declined.",
+                },
+            )
+            return self._event("payment_intent.payment_failed", intent, stored.account)
+
+    def refund_event(
+        self,
+        refund_id: str,
+        kind: Literal["charge.refunded", "refund.updated"] = "charge.refunded",
+        *,
+        status: str | None = None,
+    ) -> dict[str, Any]:
+        """The event Stripe sends about a refund, after moving it to `status` if given.
+
+        `charge.refunded` carries the charge with its refunded total; `refund.updated`
+        carries the refund, with `previous_attributes` as Stripe sends for updates.
+        """
+        with self._lock:
+            stored = self._refunds[refund_id]
+            refund = stored.obj
+            previous: dict[str, Any] = {}
+            if status is not None and status != refund["status"]:
+                previous["status"] = refund["status"]
+                refund["status"] = status
+                if status in ("failed", "canceled"):
+                    charge = self._charges[refund["charge"]].obj
+                    charge["amount_refunded"] -= refund["amount"]
+                    charge["refunded"] = False
+            if kind == "refund.updated":
+                return self._event(kind, refund, stored.account, previous)
+            charge = self._charges[refund["charge"]].obj
+            return self._event(kind, charge, stored.account)
+
+    @staticmethod
+    def signed(
+        event: Mapping[str, Any], secret: str, timestamp: int | None = None
+    ) -> tuple[bytes, str]:
+        """The delivery body and its `Stripe-Signature` header, signed as Stripe does.
+
+        `v1` is HMAC-SHA256 of `"<t>.<body>"` under the endpoint's secret. Test-mode
+        deliveries also carry a `v0` made with a key nobody has, which a verifier must
+        ignore; including it catches verifiers that accept any scheme.
+        """
+        payload = json.dumps(event, indent=2).encode()
+        t = int(time.time()) if timestamp is None else timestamp
+        signed_payload = f"{t}.".encode() + payload
+        v1 = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+        v0 = hmac.new(secrets.token_bytes(32), signed_payload, hashlib.sha256).hexdigest()
+        return payload, f"t={t},v1={v1},v0={v0}"
+
+    def deliver(
+        self, url: str, event: Mapping[str, Any], secret: str, timestamp: int | None = None
+    ) -> int:
+        """POST the signed event to a webhook endpoint; its HTTP status code."""
+        payload, signature = self.signed(event, secret, timestamp)
+        response = httpx.post(
+            url,
+            content=payload,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": signature,
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            },
+            timeout=10,
+        )
+        return response.status_code
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, target: str, raw_headers: Mapping[str, str], body: bytes
+    ) -> _Response:
+        split = urlsplit(target)
+        headers = {name.lower(): value for name, value in raw_headers.items()}
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True)) if body else {}
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        with self._lock:
+            self.requests.append(ReceivedRequest(method, split.path, headers, form, query))
+            request_id = stripe_id("req_", 14)
+            response_headers = {
+                "Request-Id": request_id,
+                "Stripe-Version": headers.get("stripe-version", API_VERSION),
+            }
+            account = headers.get("stripe-account")
+            if account:
+                response_headers["Stripe-Account"] = account
+            key = headers.get("idempotency-key") if method == "POST" else None
+            if key:
+                response_headers["Idempotency-Key"] = key
+            try:
+                self._authenticate(headers.get("authorization"))
+                self._check_account(account)
+                if self._failures:
+                    raise StripeApiError(
+                        self._failures.pop(0),
+                        "An unknown error occurred",
+                        type_="api_error",
+                    )
+                if key:
+                    replay = self._replays.get((account, key))
+                    if replay is not None:
+                        if replay.form != form or replay.path != split.path:
+                            raise StripeApiError(
+                                400,
+                                "Keys for idempotent requests can only be used with the same "
+                                "parameters they were first used with. Try using a key other "
+                                f"than '{key}' if you meant to execute a different request.",
+                                type_="idempotency_error",
+                            )
+                        response_headers["Idempotent-Replayed"] = "true"
+                        return _Response(replay.status, replay.body, response_headers)
+                params = decode_form(form if method == "POST" else query)
+                status, obj = self._route(method, split.path, params, account)
+            except StripeApiError as exc:
+                return _Response(exc.status, _json({"error": exc.body}), response_headers)
+            except ValueError as exc:
+                error = {"type": "invalid_request_error", "message": f"Invalid request: {exc}"}
+                return _Response(400, _json({"error": error}), response_headers)
+            encoded = _json(obj)
+            if key:
+                self._replays[(account, key)] = _Replay(form, split.path, status, encoded)
+            return _Response(status, encoded, response_headers)
+
+    def _authenticate(self, authorization: str | None) -> None:
+        if not authorization:
+            raise StripeApiError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY').",
+            )
+        scheme, _, key = authorization.partition(" ")
+        if scheme != "Bearer" or not hmac.compare_digest(key, self.api_key):
+            raise StripeApiError(401, f"Invalid API Key provided: {_redact(key)}")
+
+    def _check_account(self, account: str | None) -> None:
+        if account is None:
+            return
+        if not account.startswith("acct_") or (
+            self.accounts is not None and account not in self.accounts
+        ):
+            raise StripeApiError(
+                403,
+                f"The provided key '{_redact(self.api_key)}' does not have access to account "
+                f"'{account}' (or that account does not exist). Application access may have "
+                "been revoked.",
+                code="account_invalid",
+            )
+
+    def _route(
+        self, method: str, path: str, params: dict[str, Any], account: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        parts = path.strip("/").split("/")
+        if method == "POST" and parts == ["v1", "payment_intents"]:
+            return 200, self._create_intent(params, account)
+        if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "payment_intents"]:
+            return 200, self._find(self._intents, parts[2], account, "payment_intent", "intent")
+        if method == "POST" and parts == ["v1", "refunds"]:
+            return 200, self._create_refund(params, account)
+        if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "refunds"]:
+            return 200, self._find(self._refunds, parts[2], account, "refund", "refund")
+        raise StripeApiError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+        )
+
+    def _find(
+        self,
+        table: dict[str, _Stored],
+        object_id: str,
+        account: str | None,
+        kind: str,
+        param: str,
+    ) -> dict[str, Any]:
+        stored = table.get(object_id)
+        if stored is None or stored.account != account:
+            raise StripeApiError(
+                404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
+            )
+        return stored.obj
+
+    def _create_intent(self, params: dict[str, Any], account: str | None) -> dict[str, Any]:
+        amount = _positive_int(params, "amount")
+        currency = params.get("currency")
+        if not currency:
+            raise _missing("currency")
+        if len(currency) != 3 or not currency.isalpha():
+            raise StripeApiError(
+                400, f"Invalid currency: {currency}.", code="parameter_invalid", param="currency"
+            )
+        fee: int | None = None
+        if "application_fee_amount" in params:
+            fee = _non_negative_int(params, "application_fee_amount")
+            if account is None and "transfer_data" not in params:
+                raise StripeApiError(
+                    400,
+                    "Can only apply an application_fee_amount when the PaymentIntent is "
+                    "attempting a direct payment (using an OAuth key or Stripe-Account header) "
+                    "or destination payment (using `transfer_data[destination]`).",
+                    param="application_fee_amount",
+                )
+            if fee > amount:
+                raise StripeApiError(
+                    400,
+                    "The application fee amount cannot be greater than the amount.",
+                    code="parameter_invalid",
+                    param="application_fee_amount",
+                )
+        types = params.get("payment_method_types") or ["card"]
+        if not isinstance(types, list):
+            raise StripeApiError(
+                400,
+                "Invalid array",
+                code="parameter_invalid",
+                param="payment_method_types",
+            )
+        metadata = params.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise StripeApiError(400, "Invalid object", param="metadata")
+        intent_id = stripe_id("pi_")
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "application": None,
+            "application_fee_amount": fee,
+            "automatic_payment_methods": None,
+            "canceled_at": None,
+            "cancellation_reason": None,
+            "capture_method": params.get("capture_method", "automatic"),
+            "client_secret": f"{intent_id}_secret_{stripe_id('', 25)}",
+            "confirmation_method": "automatic",
+            "created": int(time.time()),
+            "currency": currency.lower(),
+            "customer": None,
+            "description": params.get("description"),
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": False,
+            "metadata": metadata,
+            "next_action": None,
+            "on_behalf_of": None,
+            "payment_method": None,
+            "payment_method_options": params.get("payment_method_options") or {},
+            "payment_method_types": types,
+            "processing": None,
+            "receipt_email": None,
+            "status": "requires_payment_method",
+            "transfer_data": None,
+            "transfer_group": None,
+        }
+        self._intents[intent_id] = _Stored(account, intent)
+        return intent
+
+    def _create_refund(self, params: dict[str, Any], account: str | None) -> dict[str, Any]:
+        intent_id = params.get("payment_intent")
+        if not intent_id:
+            raise StripeApiError(
+                400,
+                "One of the following params should be provided for this request: "
+                "payment_intent or charge.",
+                code="parameter_missing",
+            )
+        intent = self._find(self._intents, intent_id, account, "payment_intent", "payment_intent")
+        reason = params.get("reason")
+        if reason is not None and reason not in REFUND_REASONS:
+            raise StripeApiError(
+                400,
+                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+                code="parameter_invalid",
+                param="reason",
+            )
+        charge_id = intent["latest_charge"]
+        if intent["status"] != "succeeded" or charge_id is None:
+            raise StripeApiError(
+                400,
+                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                code="charge_not_refundable",
+                param="payment_intent",
+            )
+        charge = self._charges[charge_id].obj
+        remaining = charge["amount"] - charge["amount_refunded"]
+        if remaining <= 0:
+            raise StripeApiError(
+                400,
+                f"Charge {charge_id} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        amount = _positive_int(params, "amount") if "amount" in params else remaining
+        if amount > remaining:
+            raise StripeApiError(
+                400,
+                f"Refund amount ({amount} {charge['currency']}) is greater than unrefunded "
+                f"amount on charge ({remaining} {charge['currency']})",
+                code="amount_too_large",
+                param="amount",
+            )
+        refund_id = stripe_id("re_")
+        refund = {
+            "id": refund_id,
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": stripe_id("txn_"),
+            "charge": charge_id,
+            "created": int(time.time()),
+            "currency": charge["currency"],
+            "destination_details": None,
+            "metadata": params.get("metadata") or {},
+            "payment_intent": intent_id,
+            "reason": reason,
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": self.refund_status,
+            "transfer_reversal": None,
+        }
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        self._refunds[refund_id] = _Stored(account, refund)
+        return refund
+
+    def _event(
+        self,
+        event_type: str,
+        obj: dict[str, Any],
+        account: str | None,
+        previous: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        if previous:
+            data["previous_attributes"] = previous
+        event: dict[str, Any] = {
+            "id": stripe_id("evt_"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
+        # Connect events name the connected account; the platform's own events do not.
+        if account is not None:
+            event["account"] = account
+        self.events.append(event)
+        return copy.deepcopy(event)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, indent=2).encode()
+
+
+def _redact(key: str) -> str:
+    return f"{key[:8]}{'*' * max(len(key) - 12, 0)}{key[-4:]}" if len(key) > 12 else "****"
+
+
+def _missing(param: str) -> StripeApiError:
+    return StripeApiError(
+        400, f"Missing required param: {param}.", code="parameter_missing", param=param
+    )
+
+
+def _non_negative_int(params: Mapping[str, Any], name: str) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        raise _missing(name)
+    if not isinstance(raw, str) or not raw.isdigit():
+        raise StripeApiError(
+            400,
+            f"Invalid integer: {raw}",
+            code="parameter_invalid_integer",
+            param=name,
+        )
+    return int(raw)
+
+
+def _positive_int(params: Mapping[str, Any], name: str) -> int:
+    value = _non_negative_int(params, name)
+    if value <= 0:
+        raise StripeApiError(
+            400,
+            "This value must be greater than or equal to 1.",
+            code="parameter_invalid_integer",
+            param=name,
+        )
+    return value
