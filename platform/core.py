@@ -60,8 +60,13 @@ from vistapass.platform.worker.broker import configure_broker
 from vistapass.tenants.catalog.api import CatalogApiController
 from vistapass.tenants.catalog.controllers import CATALOG_ROUTES
 from vistapass.tenants.catalog.quote_controllers import QUOTE_ROUTES
+from vistapass.tenants.ledger.controllers import REPORT_ROUTES
+from vistapass.tenants.orders.controllers import ORDER_ROUTES
+from vistapass.tenants.orders.ticket_page import TICKET_PAGE_ROUTES
 from vistapass.tenants.park.controllers import ParkController
 from vistapass.tenants.park.settings_controllers import SETTINGS_ROUTES
+from vistapass.tenants.payments.webhooks import WEBHOOK_ROUTES
+from vistapass.tenants.tickets.controllers import TICKET_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,6 +82,7 @@ PLATFORM_ROUTES: list[Any] = [
     InvitationController,
     AdminConsoleController,
     AdminApiController,
+    *WEBHOOK_ROUTES,
 ]
 TENANT_ROUTES: list[Any] = [
     ParkController,
@@ -91,6 +97,10 @@ TENANT_ROUTES: list[Any] = [
     *QUOTE_ROUTES,
     CatalogApiController,
     *CATALOG_ROUTES,
+    *ORDER_ROUTES,
+    *TICKET_PAGE_ROUTES,
+    *REPORT_ROUTES,
+    *TICKET_ROUTES,
 ]
 TEMPLATE_DIRS = [
     ROOT / "platform" / "console" / "templates",
@@ -105,10 +115,11 @@ TEMPLATE_DIRS = [
     ROOT / "platform" / "staff" / "templates",
     ROOT / "platform" / "admin" / "templates",
     ROOT / "tenants" / "catalog" / "templates",
+    ROOT / "tenants" / "orders" / "templates",
 ]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
-CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema"]
+CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema", r"^/webhooks/"]
 
 
 def _setup_jinja(engine: JinjaTemplateEngine) -> None:

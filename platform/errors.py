@@ -8,6 +8,7 @@ from typing import Any
 class VistapassError(Exception):
     status_code: int = 400
     code: str = "bad_request"
+    headers: dict[str, str] | None = None  # e.g. Retry-After on a 409 or 429
 
     def __init__(
         self,
@@ -24,6 +25,10 @@ class VistapassError(Exception):
             self.code = code
         if status_code is not None:
             self.status_code = status_code
+
+    def with_headers(self, headers: dict[str, str]) -> VistapassError:
+        self.headers = headers
+        return self
 
 
 class NotFound(VistapassError):

@@ -83,8 +83,21 @@ class BasketLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Renewal:
+    """The membership a buyer renews. Vistapass has checked that it exists, is of
+    this product, was paid and is not refunded; the mode decides the price and dates."""
+
+    unit: str
+    valid_from: date
+    valid_to: date
+
+
+@dataclass(frozen=True, slots=True)
 class QuoteRequest:
-    """Everything a mode may price on. `config` is the output of `validate_config`."""
+    """Everything a mode may price on. `config` is the output of `validate_config`.
+
+    `renewal` is set only for modes that declare `renews = True` (see PricingMode).
+    """
 
     config: Mapping[str, Any]
     lines: tuple[BasketLine, ...]
@@ -92,6 +105,7 @@ class QuoteRequest:
     channel: str
     currency: str
     slot: str | None = None
+    renewal: Renewal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +198,10 @@ class PricingMode(Protocol):
     name_zh: str
     name_en: str
     config_fields: Sequence[ConfigField]
+    # Optional: a mode that sells renewable memberships sets a class attribute
+    # `renews = True` and reads `QuoteRequest.renewal`; Vistapass refuses a renewal
+    # for any mode without it (it is not part of the protocol, so older plugins
+    # that lack it stay valid).
 
     def validate_config(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         """Check and normalise a configuration as entered; return what is stored.
@@ -209,6 +227,29 @@ class PricingMode(Protocol):
 
     def entitlements(self, request: QuoteRequest) -> tuple[Entitlement, ...]:
         """One entitlement per person admitted (a family of four gets four)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    """A time slot a mode sells, with its own capacity (None: only the product's)."""
+
+    code: str
+    start: str  # "HH:MM", the park's local time
+    end: str
+    capacity: int | None = None
+
+
+@runtime_checkable
+class SlotCatalog(Protocol):
+    """Optional: a mode whose baskets name a slot says which slots exist.
+
+    Vistapass reads it to count places per slot and to show the slots a buyer can
+    choose. A mode without slots does not implement it.
+    """
+
+    def slots(self, config: Mapping[str, Any]) -> tuple[SlotInfo, ...]:
+        """The slots of a day under `config` (as `validate_config` returned it)."""
         ...
 
 

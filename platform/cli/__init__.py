@@ -8,6 +8,7 @@ from vistapass.platform.cli.audit import audit
 from vistapass.platform.cli.db import db
 from vistapass.platform.cli.run import dev, serve, worker
 from vistapass.platform.cli.tenants import tenants
+from vistapass.platform.cli.tickets import tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +16,7 @@ def cli() -> None:
     """Vistapass: ticketing for scenic areas, parks and attractions."""
 
 
-for command in (serve, worker, dev, db, tenants, audit):
+for command in (serve, worker, dev, db, tenants, audit, tickets):
     cli.add_command(command)
 
 

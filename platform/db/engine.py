@@ -37,7 +37,7 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             # A database that is down must answer in seconds, not hang the request.
-            pool_timeout=settings.db_connect_timeout,
+            pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
             connect_args={"connect_timeout": max(1, round(settings.db_connect_timeout))},
         )

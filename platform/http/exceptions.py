@@ -69,7 +69,7 @@ def vistapass_error(request: Request[Any, Any, Any], exc: VistapassError) -> Res
         return closed_notice(request, str(exc.details.get("slug", "")))
     if exc.status_code >= 500:
         log.error("request failed", code=exc.code, message=exc.message)
-    return _response(exc.status_code, exc.code, exc.message, exc.details)
+    return _response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

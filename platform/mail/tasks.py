@@ -60,7 +60,10 @@ def deliver(settings: Settings, to: str, subject: str, text: str, html: str | No
     log.info("mail kept in the dev mailbox", to=to, subject=subject, text=text)
 
 
-async def send(to: str, subject: str, text: str, html: str | None = None) -> None:
+async def send(
+    to: str, subject: str, text: str, html: str | None = None, tenant: str | None = None
+) -> None:
+    # `tenant` is set when a park's transaction queued the mail; delivery does not need it.
     await asyncio.to_thread(deliver, broker_settings(), to, subject, text, html)
 
 

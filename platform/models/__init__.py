@@ -11,6 +11,7 @@ from vistapass.platform.models.identity import (
     Role,
     User,
 )
+from vistapass.platform.models.payments import StripeEvent
 from vistapass.platform.models.tenancy import Tenant, TenantDomain, TenantStatus
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "OneTimeToken",
     "RecoveryCode",
     "Role",
+    "StripeEvent",
     "Tenant",
     "TenantDomain",
     "TenantStatus",

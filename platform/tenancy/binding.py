@@ -86,8 +86,15 @@ async def bind_tenant(
         raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema!r}")
     if tenant.status == TenantStatus.SUSPENDED and not allow_suspended:
         raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
-    quoted_role = connection.dialect.identifier_preparer.quote(tenant.db_role)
-    await session.execute(text(f"SET LOCAL ROLE {quoted_role}"))
+    quote = connection.dialect.identifier_preparer.quote
+    # The search path lets hand-written SQL (the hot paths of selling) name tenant
+    # tables unqualified; ORM statements are mapped by schema_translate_map.
+    await session.execute(
+        text(
+            f"SET LOCAL ROLE {quote(tenant.db_role)}; "
+            f"SET LOCAL search_path TO {quote(tenant.schema_name)}"
+        )
+    )
     session.info[TENANT_KEY] = tenant
     return tenant
 

@@ -31,6 +31,11 @@ def enqueue_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> None:
     session.info.setdefault(JOBS_KEY, []).append(job)
 
 
+def enqueue_for_tenant(session: AsyncSession, actor_name: str, tenant: str, **kwargs: Any) -> None:
+    """Like `enqueue_job`, from a session not bound to the park (e.g. a webhook's)."""
+    session.info.setdefault(JOBS_KEY, []).append(PendingJob(actor_name, tenant, kwargs))
+
+
 def pending_jobs(session: AsyncSession) -> list[PendingJob]:
     return list(session.info.get(JOBS_KEY, []))
 

@@ -11,7 +11,7 @@ from vistapass.platform.logging import configure_logging
 from vistapass.platform.settings import get_settings
 from vistapass.platform.worker.broker import configure_broker
 
-ACTOR_MODULES = ["vistapass.platform.mail.tasks"]
+ACTOR_MODULES = ["vistapass.platform.mail.tasks", "vistapass.tenants.orders.tasks"]
 
 settings = get_settings()
 configure_logging(settings)

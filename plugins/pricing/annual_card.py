@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from vistapass.platform.plugin_api import (
+    Adjustment,
     BasketRejected,
     ConfigField,
     Entitlement,
@@ -104,6 +105,7 @@ class AnnualCard:
     key = "annual_card"
     name_zh = "年卡"
     name_en = "Annual card"
+    renews = True
     config_fields = (
         ConfigField(
             "prices",
@@ -157,8 +159,8 @@ class AnnualCard:
             "续卡价格",
             "Renewal price per unit",
             default={},
-            help_zh="续卡尚未在报价中使用",
-            help_en="Not yet used by quotes",
+            help_zh="续卡时的价格；未设置的人群按原价续卡",
+            help_en="What a renewal costs; units without one renew at the full price",
         ),
         ConfigField(
             "renewal_grace_days",
@@ -221,34 +223,81 @@ class AnnualCard:
                 code="date_out_of_range",
                 details={"date": request.day.date.isoformat()},
             )
+        if request.renewal is not None:
+            self._check_renewal(request)
+
+    @staticmethod
+    def _check_renewal(request: QuoteRequest) -> None:
+        renewal = request.renewal
+        assert renewal is not None
+        if len(request.lines) != 1 or request.lines[0].quantity != 1:
+            raise BasketRejected(
+                "A renewal is for one card: give one person.", code="renewal_basket"
+            )
+        if request.lines[0].unit != renewal.unit:
+            raise BasketRejected(
+                f"The card renewed is a '{renewal.unit}' card.",
+                code="renewal_basket",
+                details={"unit": renewal.unit},
+            )
+        grace = request.config["renewal_grace_days"]
+        last_day = renewal.valid_to + timedelta(days=grace)
+        if request.day.date > last_day:
+            raise BasketRejected(
+                f"Renewal closed on {last_day.isoformat()}, {grace} days after the card "
+                "ended; buy a new card instead.",
+                code="renewal_window_closed",
+                details={"valid_to": renewal.valid_to.isoformat(), "grace_days": grace},
+            )
 
     def quote(self, request: QuoteRequest) -> Quote:
         # Checked here as well, so a caller that skips validate_basket gets a 422,
         # not a KeyError.
         self.validate_basket(request)
         prices = request.config["prices"]
-        lines = tuple(
-            QuoteLine(unit=line.unit, quantity=line.quantity, base_price=prices[line.unit])
-            for line in request.lines
-        )
-        # No adjustments: renewals are not quoted yet, as the renewal price needs the
-        # buyer's previous card, which the quote request does not carry.
-        return Quote(currency=request.currency, lines=lines)
+        renewal = request.renewal
+        lines = []
+        for line in request.lines:
+            base = prices[line.unit]
+            adjustments: tuple[Adjustment, ...] = ()
+            renewal_price = request.config["renewal_price"].get(line.unit)
+            if renewal is not None and renewal_price is not None and renewal_price != base:
+                adjustments = (
+                    Adjustment(
+                        "renewal",
+                        f"续卡价 / renewal of the card valid to {renewal.valid_to.isoformat()}",
+                        renewal_price - base,
+                    ),
+                )
+            lines.append(
+                QuoteLine(
+                    unit=line.unit,
+                    quantity=line.quantity,
+                    base_price=base,
+                    adjustments=adjustments,
+                )
+            )
+        return Quote(currency=request.currency, lines=tuple(lines))
 
     def entitlements(self, request: QuoteRequest) -> tuple[Entitlement, ...]:
         self.validate_basket(request)
         config = request.config
         start = request.day.date
         validity = config["validity"]
+        renewal = request.renewal
+        if renewal is not None:
+            # A renewal carries on from the old card without a gap or an overlap.
+            start = max(start, renewal.valid_to + timedelta(days=1))
         if validity == "calendar_year":
             end = date(start.year, 12, 31)
         else:
             # For first-entry cards this is the latest day if used on the day of
             # purchase; the gate moves the window when it sees the first entry.
             end = start + timedelta(days=VALIDITY_DAYS - 1)
+        first_entry = validity == "365_from_first_entry" and renewal is None
         extras_base: dict[str, Any] = {
             "validity": validity,
-            "activation": "first_entry" if validity == "365_from_first_entry" else "purchase",
+            "activation": "first_entry" if first_entry else "purchase",
             "blackout_dates": list(config["blackout_dates"]),
             "member_only_dates": list(config["member_only_dates"]),
             "priority_lane": config["priority_lane"],
@@ -257,6 +306,8 @@ class AnnualCard:
         }
         if validity != "calendar_year":
             extras_base["validity_days"] = VALIDITY_DAYS
+        if renewal is not None:
+            extras_base["renews_card_valid_to"] = renewal.valid_to.isoformat()
         entries_per_day = config["entries_per_day"]
         result: list[Entitlement] = []
         for line in request.lines:

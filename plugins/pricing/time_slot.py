@@ -32,6 +32,7 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteLine,
     QuoteRequest,
+    SlotInfo,
     check_basket,
 )
 
@@ -263,6 +264,12 @@ class TimeSlot:
 
     def validate_basket(self, request: QuoteRequest) -> None:
         _check_basket(request)
+
+    def slots(self, config: Mapping[str, Any]) -> tuple[SlotInfo, ...]:
+        return tuple(
+            SlotInfo(code=s["code"], start=s["start"], end=s["end"], capacity=s["capacity"])
+            for s in config["slots"]
+        )
 
     def quote(self, request: QuoteRequest) -> Quote:
         slot = _check_basket(request)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from vistapass.platform.db import Database
 from vistapass.platform.pricing_registry import get_mode
 from vistapass.platform.tenancy.binding import tenant_session
-from vistapass.tenants.models import Product, ProductUnit
+from vistapass.tenants.models import CapacityPool, Product, ProductUnit
 
 UNITS = {
     "adult": ("成人", "Adult", None, None, "18 至 59 周岁", "Aged 18 to 59"),
@@ -26,6 +26,7 @@ PRODUCTS: list[dict[str, Any]] = [
         "description_en": "One entry on the day of your visit.",
         "mode": "per_visit",
         "units": ["adult", "child", "senior"],
+        "pools": ["park-daily"],
         "config": {
             "prices": {"adult": 12000, "child": 6000, "senior": 6000},
             "weekend_prices": {"adult": 14000, "child": 7000},
@@ -41,6 +42,8 @@ PRODUCTS: list[dict[str, Any]] = [
         "description_en": "Enter in your booked time slot; peak slots cost more.",
         "mode": "time_slot",
         "units": ["adult", "child"],
+        # The slot everyone wants on a holiday: a Redis counter sheds the excess.
+        "flash_sale": True,
         "config": {
             "prices": {"adult": 8000, "child": 4000},
             "slots": [
@@ -68,6 +71,7 @@ PRODUCTS: list[dict[str, Any]] = [
         "description_en": "2 adults and 1-2 children under 12; one ticket each.",
         "mode": "family_bundle",
         "units": ["adult", "child"],
+        "pools": ["park-daily"],
         "config": {
             "composition": {
                 "adult": {"min": 2, "max": 2},
@@ -105,6 +109,15 @@ async def seed_demo_catalog(db: Database, slug: str) -> int:
     async with tenant_session(db, slug) as session:
         if await session.scalar(select(func.count()).select_from(Product)):
             return 0
+        # Day tickets and family packs share the park's daily capacity.
+        session.add(
+            CapacityPool(
+                code="park-daily",
+                name_zh="全园日容量",
+                name_en="Park daily capacity",
+                daily_capacity=20000,
+            )
+        )
         for order, spec in enumerate(PRODUCTS):
             product = Product(
                 code=spec["code"],
@@ -117,6 +130,8 @@ async def seed_demo_catalog(db: Database, slug: str) -> int:
                 channels=["web", "window", "partner", "ota:ctrip", "ota:meituan", "ota:fliggy"],
                 refund_policy={"kind": "free_until", "hours": 24},
                 real_name_required=spec.get("real_name_required", False),
+                pool_codes=spec.get("pools", []),
+                flash_sale=spec.get("flash_sale", False),
                 status="on_sale",
                 sort_order=order,
             )

@@ -7,6 +7,7 @@ as a buyer likes and recomputed later from the same inputs.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -14,10 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.errors import VistapassError
-from vistapass.platform.plugin_api import BasketLine, Entitlement, PricingError, Quote, QuoteRequest
+from vistapass.platform.plugin_api import (
+    BasketLine,
+    Entitlement,
+    PricingError,
+    Quote,
+    QuoteRequest,
+    Renewal,
+)
 from vistapass.platform.pricing_registry import get_mode
 from vistapass.tenants.calendar.service import day_info
-from vistapass.tenants.models import PricingModeSetting, Product, ProductUnit
+from vistapass.tenants.models import Order, PricingModeSetting, Product, ProductUnit, Ticket
 from vistapass.tenants.park.service import get_profile
 
 # Ours are on unless a park switches them off; a third party's mode must be switched on.
@@ -44,7 +52,7 @@ class PluginMisbehaved(VistapassError):
     code = "pricing_plugin_error"
 
 
-async def _load_product(session: AsyncSession, code: str) -> Product:
+async def load_product_on_sale(session: AsyncSession, code: str) -> Product:
     product = await session.scalar(select(Product).where(Product.code == code))
     # A draft or withdrawn product is not for sale, so it is as good as absent.
     if product is None or product.status != "on_sale":
@@ -139,6 +147,24 @@ def _check_quote(quote: Quote, currency: str, mode_key: str) -> None:
         )
 
 
+async def _renewal(session: AsyncSession, product: Product, card_id: uuid.UUID) -> Renewal:
+    """The card being renewed: a paid, unrefunded ticket of this very product."""
+    row = (
+        await session.execute(
+            select(Ticket)
+            .join(Order, Order.id == Ticket.order_id)
+            .where(Ticket.id == card_id, Order.product_id == product.id)
+        )
+    ).scalar_one_or_none()
+    if row is None or row.qr is None or row.revoked_at is not None:
+        raise QuoteError(
+            "No valid card of this product has that number.",
+            code="unknown_card",
+            details={"renewal_of": str(card_id)},
+        )
+    return Renewal(unit=row.unit, valid_from=row.valid_from, valid_to=row.valid_to)
+
+
 async def quote_basket(
     session: AsyncSession,
     *,
@@ -148,12 +174,13 @@ async def quote_basket(
     channel: str,
     lines: Sequence[BasketLine],
     today: date,
+    renewal_of: uuid.UUID | None = None,
 ) -> tuple[Product, QuoteRequest, Quote, tuple[Entitlement, ...]]:
     """Check the basket against the park's rules, then let the product's mode price it.
 
     `today` is the park's local date (the caller knows its time zone).
     """
-    product = await _load_product(session, product_code)
+    product = await load_product_on_sale(session, product_code)
     if channel not in product.channels:
         raise QuoteError(
             f"This product is not sold on the channel '{channel}'.",
@@ -180,6 +207,15 @@ async def quote_basket(
     )
     _check_lines(lines, units)
     profile = await get_profile(session)
+    renewal = None
+    if renewal_of is not None:
+        if not getattr(mode, "renews", False):
+            raise QuoteError(
+                "This product is not a membership that can be renewed.",
+                code="renewal_not_supported",
+                details={"product": product.code},
+            )
+        renewal = await _renewal(session, product, renewal_of)
     request = QuoteRequest(
         config=product.pricing_config,
         lines=tuple(lines),
@@ -187,6 +223,7 @@ async def quote_basket(
         channel=channel,
         currency=profile.currency,
         slot=slot,
+        renewal=renewal,
     )
     try:
         mode.validate_basket(request)

@@ -51,6 +51,7 @@ class QuoteController(Controller):
             channel=data.channel,
             lines=lines,
             today=today,
+            renewal_of=data.renewal_of,
         )
         return QuoteOut(
             product=product.code,

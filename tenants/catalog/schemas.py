@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import msgspec
@@ -19,6 +20,7 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lines: list[QuoteLineIn]
     slot: str | None = None
     channel: str = "web"
+    renewal_of: uuid.UUID | None = None  # the annual card (ticket id) being renewed
 
 
 class QuoteAdjustmentOut(msgspec.Struct, frozen=True):

@@ -1,0 +1,162 @@
+"""What a buyer sees on the calendar: available / limited / sold_out / closed.
+
+A day's answer for a product is computed from its buckets in one query and kept
+in Redis (one hash per park and day, a field per product) until a sale, expiry,
+cancellation or refund on that day drops it, or `CACHE_SECONDS` pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.tenancy.binding import current_tenant
+from vistapass.tenants.calendar.service import day_info
+from vistapass.tenants.inventory.service import Need, needs_for, product_slots
+from vistapass.tenants.models import CapacityPool, Product
+from vistapass.tenants.orders.context import Selling
+
+CACHE_SECONDS = 60
+MAX_DAYS = 62
+# "Limited" once a tenth or fewer of the places are left, and never above this.
+LIMITED_SHARE = 10
+LIMITED_MAX = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SlotAvailability:
+    code: str
+    start: str
+    end: str
+    state: str
+    left: int | None  # None: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class DayAvailability:
+    date: str
+    state: str
+    left: int | None
+    slots: list[SlotAvailability]
+
+
+def state_for(left: int | None, capacity: int | None) -> str:
+    if left is None or capacity is None:
+        return "available"
+    if left <= 0:
+        return "sold_out"
+    if left <= min(LIMITED_MAX, max(1, capacity // LIMITED_SHARE)):
+        return "limited"
+    return "available"
+
+
+def _cache_key(selling: Selling, schema: str, day: date) -> str:
+    return f"{selling.settings.redis_namespace}:avail:{schema}:{day.isoformat()}"
+
+
+async def invalidate(selling: Selling, slug: str, days: Iterable[date]) -> None:
+    from vistapass.platform.tenancy.naming import schema_for
+
+    schema = schema_for(slug)
+    keys = [_cache_key(selling, schema, day) for day in days]
+    if keys:
+        await selling.redis.delete(*keys)
+
+
+async def _taken(session: AsyncSession, needs: list[Need]) -> dict[tuple[str, str], int]:
+    """Places taken per (scope, slot) for one day, expired holds not counted."""
+    if not needs:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT b.scope, b.slot, b.taken - COALESCE((SELECT sum(h.quantity) "
+            "FROM order_holds h WHERE h.bucket_id = b.id AND h.released_at IS NULL "
+            "AND h.expires_at IS NOT NULL AND h.expires_at < now()), 0) AS taken "
+            "FROM inventory_buckets b WHERE b.day = :day AND b.scope = ANY(:scopes)"
+        ),
+        {"day": needs[0].day, "scopes": sorted({need.scope for need in needs})},
+    )
+    return {(row.scope, row.slot): int(row.taken) for row in rows}
+
+
+def _left(needs: list[Need], taken: dict[tuple[str, str], int]) -> int | None:
+    if not needs:
+        return None
+    return max(min(need.capacity - taken.get((need.scope, need.slot), 0) for need in needs), 0)
+
+
+async def _compute(
+    session: AsyncSession, product: Product, pools: dict[str, CapacityPool], day: date
+) -> DayAvailability:
+    info = await day_info(session, day)
+    slots = product_slots(product)
+    outside = (product.visit_from and day < product.visit_from) or (
+        product.visit_to and day > product.visit_to
+    )
+    if not info.is_open or outside:
+        closed = [SlotAvailability(s.code, s.start, s.end, "closed", 0) for s in slots]
+        return DayAvailability(day.isoformat(), "closed", 0, closed)
+    all_needs = needs_for(product, pools, day, None, 1)
+    slot_needs = {s.code: needs_for(product, pools, day, s.code, 1) for s in slots}
+    every = all_needs + [need for needs in slot_needs.values() for need in needs]
+    taken = await _taken(session, every)
+    slot_answers = []
+    for slot in slots:
+        needs = slot_needs[slot.code]
+        left = _left(needs, taken)
+        capacity = min((need.capacity for need in needs), default=None)
+        slot_answers.append(
+            SlotAvailability(slot.code, slot.start, slot.end, state_for(left, capacity), left)
+        )
+    if slots:
+        lefts = [s.left for s in slot_answers]
+        left = None if any(v is None for v in lefts) else sum(v or 0 for v in lefts)
+        states = {s.state for s in slot_answers}
+        state = (
+            "sold_out"
+            if states == {"sold_out"}
+            else "available"
+            if "available" in states
+            else "limited"
+        )
+    else:
+        left = _left(all_needs, taken)
+        capacity = min((need.capacity for need in all_needs), default=None)
+        state = state_for(left, capacity)
+    return DayAvailability(day.isoformat(), state, left, slot_answers)
+
+
+async def availability(
+    session: AsyncSession, selling: Selling, product: Product, first: date, days: int
+) -> list[DayAvailability]:
+    schema = current_tenant(session).schema_name
+    field = str(product.id)
+    pools: dict[str, CapacityPool] | None = None
+    answers = []
+    for offset in range(min(days, MAX_DAYS)):
+        day = first + timedelta(days=offset)
+        key = _cache_key(selling, schema, day)
+        cached = await selling.redis.hget(key, field)
+        if cached is not None:
+            raw: dict[str, Any] = json.loads(cached)
+            raw["slots"] = [SlotAvailability(**slot) for slot in raw["slots"]]
+            answers.append(DayAvailability(**raw))
+            continue
+        if pools is None:
+            pools = {
+                pool.code: pool
+                for pool in await session.scalars(
+                    select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
+                )
+            }
+        answer = await _compute(session, product, pools, day)
+        await selling.redis.hset(key, field, json.dumps(asdict(answer)))
+        await selling.redis.expire(key, CACHE_SECONDS)
+        answers.append(answer)
+    return answers

@@ -1,0 +1,1 @@
+"""The money ledger and the daily report that reconciles it."""

@@ -1,0 +1,1 @@
+"""Orders: one state machine for every channel, with payments, tickets and refunds."""

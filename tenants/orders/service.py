@@ -1,0 +1,472 @@
+"""Placing orders: one path for every channel.
+
+An order is priced by the quote service, takes its places in the same
+transaction that writes it, and is either paid at once (free, window) or held
+until its payment arrives. Whatever happens, the transaction leaves a whole
+order or none.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.errors import VistapassError
+from vistapass.platform.models.base import utcnow
+from vistapass.platform.plugin_api import BasketLine, Entitlement, Quote
+from vistapass.platform.tenancy.binding import after_commit, current_tenant, tenant_session
+from vistapass.tenants.catalog.quote import quote_basket
+from vistapass.tenants.inventory import service as inventory
+from vistapass.tenants.inventory.gate import Admission
+from vistapass.tenants.models import CapacityPool, Order, OrderLine, Product, Ticket
+from vistapass.tenants.orders.context import Selling, local_now
+from vistapass.tenants.orders.holders import (
+    HolderIn,
+    IdLimitReached,
+    check_card_holder,
+    check_holders,
+    claim_identities,
+)
+from vistapass.tenants.orders.idempotency import IdempotencyClaim, finish
+from vistapass.tenants.orders.payment import settle_paid
+from vistapass.tenants.orders.views import order_view
+from vistapass.tenants.park.service import get_profile
+
+# Crockford's base32 without I, L, O, U: codes read aloud at a window are unambiguous.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10
+
+CHANNELS_FOR_BUYERS = frozenset({"web"})
+IMMEDIATE_PROVIDERS = frozenset({"free", "cash", "card_terminal"})
+PENDING_PROVIDERS = frozenset({"stripe", "test"})
+
+
+class OrderError(VistapassError):
+    status_code = 422
+    code = "order_rejected"
+
+
+class OrderNotFound(VistapassError):
+    status_code = 404
+    code = "order_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    locale: str = "zh-CN"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    product: str
+    visit_date: date
+    slot: str | None
+    channel: str
+    lines: tuple[BasketLine, ...]
+    buyer: Buyer
+    provider: str
+    holders: tuple[HolderIn, ...] = ()
+    sold_by: uuid.UUID | None = None
+    note: str = ""
+    renewal_of: uuid.UUID | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def new_order_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def allocate(total: int, weights: Sequence[int]) -> list[int]:
+    """Split `total` into shares proportional to `weights` that add up exactly.
+
+    Largest remainder, ties to the earlier share; equal shares when every weight
+    is zero. Refunding one ticket of a discounted family then refunds its share
+    of what was really paid, and all shares together are the order's total.
+    """
+    if not weights:
+        return []
+    if not any(weights):
+        weights = [1] * len(weights)
+    whole = sum(weights)
+    shares = [total * weight // whole for weight in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def quote_json(quote: Quote, entitlements: Sequence[Entitlement]) -> dict[str, Any]:
+    """The quote as sold, kept on the order: later price changes never reach it."""
+
+    def adjustments(items: Sequence[Any]) -> list[dict[str, Any]]:
+        return [{"code": a.code, "reason": a.reason, "amount": a.amount} for a in items]
+
+    return {
+        "currency": quote.currency,
+        "lines": [
+            {
+                "unit": line.unit,
+                "quantity": line.quantity,
+                "base_price": line.base_price,
+                "adjustments": adjustments(line.adjustments),
+                "unit_price": line.unit_price,
+                "total": line.total,
+            }
+            for line in quote.lines
+        ],
+        "adjustments": adjustments(quote.adjustments),
+        "subtotal": quote.subtotal,
+        "total": quote.total,
+        "tickets": len(entitlements),
+        # When the visit starts, for refund deadlines: the slot's start, if any.
+        "slot_start": next(
+            (e.extras.get("slot_start") for e in entitlements if e.extras.get("slot_start")),
+            None,
+        ),
+    }
+
+
+def entitlement_json(entitlement: Entitlement) -> dict[str, Any]:
+    return {
+        "unit": entitlement.unit,
+        "valid_from": entitlement.valid_from.isoformat(),
+        "valid_to": entitlement.valid_to.isoformat(),
+        "slot": entitlement.slot,
+        "entries_per_day": entitlement.entries_per_day,
+        "entries_total": entitlement.entries_total,
+        "zones": list(entitlement.zones),
+        "real_name_required": entitlement.real_name_required,
+        "face_required": entitlement.face_required,
+        "reentry_allowed": entitlement.reentry_allowed,
+        "extras": dict(entitlement.extras),
+    }
+
+
+def _check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
+    provider = request.provider
+    if total == 0:
+        return "free"  # nothing to pay, whatever was asked for
+    if request.channel == "window":
+        if provider not in ("cash", "card_terminal"):
+            raise OrderError(
+                "A window sale is paid in cash or on the card terminal.",
+                code="invalid_payment_method",
+                details={"provider": provider},
+            )
+        return provider
+    if provider == "stripe" and selling.stripe is None:
+        raise OrderError(
+            "Card payments are not set up for this park.",
+            code="payment_method_unavailable",
+            details={"provider": provider},
+        )
+    if provider == "test" and selling.settings.is_production:
+        raise OrderError(
+            "Test payments are only for development.",
+            code="payment_method_unavailable",
+            details={"provider": provider},
+        )
+    if provider not in PENDING_PROVIDERS:
+        raise OrderError(
+            f"Unknown payment method '{provider}'.",
+            code="invalid_payment_method",
+            details={"provider": provider, "known": sorted(PENDING_PROVIDERS)},
+        )
+    return provider
+
+
+async def _pools(session: AsyncSession, product: Product) -> dict[str, CapacityPool]:
+    if not product.pool_codes:
+        return {}
+    rows = await session.scalars(
+        select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
+    )
+    return {pool.code: pool for pool in rows}
+
+
+async def _write_order(
+    session: AsyncSession,
+    selling: Selling,
+    request: OrderRequest,
+    idempotency: IdempotencyClaim | None,
+    render: Any,
+    admitted: list[Admission],
+) -> tuple[Any, list[inventory.Need]]:
+    """Write one order; places taken from the flash-sale gate go into `admitted`."""
+    profile = await get_profile(session)
+    now_local = local_now(profile.time_zone)
+    product, _, quote, entitlements = await quote_basket(
+        session,
+        product_code=request.product,
+        visit_date=request.visit_date,
+        slot=request.slot,
+        channel=request.channel,
+        lines=request.lines,
+        today=now_local.date(),
+        renewal_of=request.renewal_of,
+    )
+    provider = _check_provider(request, quote.total, selling)
+    holders = check_holders(entitlements, request.holders)
+    if request.renewal_of is not None:
+        await check_card_holder(session, selling, request.renewal_of, holders)
+    places = len(entitlements)
+    needs = inventory.needs_for(
+        product, await _pools(session, product), request.visit_date, request.slot, places
+    )
+    schema = current_tenant(session).schema_name
+    if product.flash_sale:
+        admission = await selling.gate.admit(session, schema, needs)
+        if admission is not None:
+            admitted.append(admission)
+    paid_now = provider in IMMEDIATE_PROVIDERS
+    now = utcnow()
+    order = Order(
+        id=uuid.uuid4(),
+        code=new_order_code(),
+        access_token=secrets.token_urlsafe(24),
+        channel=request.channel,
+        status="pending",
+        product_id=product.id,
+        product_code=product.code,
+        visit_date=request.visit_date,
+        slot=request.slot,
+        places=places,
+        currency=quote.currency,
+        subtotal=quote.subtotal,
+        total=quote.total,
+        refunded_amount=0,
+        quote=quote_json(quote, entitlements),
+        contact_name=request.buyer.name,
+        contact_email=request.buyer.email,
+        contact_phone=request.buyer.phone,
+        locale=request.buyer.locale,
+        provider=provider,
+        sold_by=request.sold_by,
+        expires_at=None if paid_now else now + timedelta(minutes=profile.hold_minutes),
+        note=request.note,
+    )
+    session.add(order)
+    session.add_all(
+        OrderLine(
+            order_id=order.id,
+            unit=line.unit,
+            quantity=line.quantity,
+            base_price=line.base_price,
+            unit_price=line.unit_price,
+            total=line.total,
+            adjustments=[
+                {"code": a.code, "reason": a.reason, "amount": a.amount} for a in line.adjustments
+            ],
+        )
+        for line in quote.lines
+    )
+    unit_prices = {line.unit: line.unit_price for line in quote.lines}
+    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
+    tickets = [
+        Ticket(
+            id=uuid.uuid4(),
+            order_id=order.id,
+            position=position,
+            unit=entitlement.unit,
+            price=price,
+            refunded_amount=0,
+            valid_from=entitlement.valid_from,
+            valid_to=entitlement.valid_to,
+            slot=entitlement.slot,
+            entitlement=entitlement_json(entitlement),
+        )
+        for position, (entitlement, price) in enumerate(zip(entitlements, prices, strict=True))
+    ]
+    session.add_all(tickets)
+    await session.flush()
+    if holders:
+        await claim_identities(
+            session, selling, order, tickets, holders, limit=product.id_limit_per_day
+        )
+    # Last before the commit: the bucket rows stay locked from here on.
+    await inventory.take(session, order.id, needs, order.expires_at)
+    if paid_now:
+        await settle_paid(
+            session,
+            selling,
+            order,
+            provider=provider,
+            provider_ref=f"{provider}_{order.code}",
+            amount=order.total,
+            platform_fee=0,
+            business_date=now_local.date(),
+        )
+    body = await render(session, order)
+    if idempotency is not None:
+        await finish(session, idempotency, 201, body)
+    return body, needs
+
+
+async def place_order(
+    selling: Selling,
+    slug: str,
+    request: OrderRequest,
+    *,
+    idempotency: IdempotencyClaim | None = None,
+    render: Any,
+) -> Any:
+    """Write the order in one transaction and return `render(session, order)`.
+
+    When the places are taken by holds that have run out, those orders are
+    expired in a transaction of their own and the sale is tried once more.
+    """
+    for attempt in (1, 2):
+        admitted: list[Admission] = []
+        try:
+            async with tenant_session(selling.db, slug) as session:
+                body, needs = await _write_order(
+                    session, selling, request, idempotency, render, admitted
+                )
+                days = {need.day for need in needs}
+                after_commit(session, partial(_invalidate, selling, slug, days))
+            return body
+        except inventory.SoldOut as exc:
+            for admission in admitted:
+                await selling.gate.give_back(admission)
+            if attempt == 2 or not await reclaim_expired(selling, slug, [exc.bucket]):
+                raise
+        except IdLimitReached as exc:
+            for admission in admitted:
+                await selling.gate.give_back(admission)
+            if attempt == 2 or not await reclaim_expired_claims(
+                selling, slug, exc.document_hash, request.visit_date
+            ):
+                raise
+        except BaseException:
+            for admission in admitted:
+                await selling.gate.give_back(admission)
+            raise
+    raise AssertionError("unreachable")
+
+
+async def place(
+    selling: Selling, slug: str, request: OrderRequest, claim: IdempotencyClaim | None
+) -> dict[str, Any]:
+    """Place an order and answer with the buyer's view of it."""
+    body: dict[str, Any] = await place_order(
+        selling, slug, request, idempotency=claim, render=order_view
+    )
+    return body
+
+
+async def _invalidate(selling: Selling, slug: str, days: set[date]) -> None:
+    from vistapass.tenants.inventory.availability import invalidate
+
+    await invalidate(selling, slug, days)
+
+
+async def reclaim_expired(selling: Selling, slug: str, needs: Sequence[inventory.Need]) -> int:
+    """Expire the unpaid orders whose holds ran out in these buckets; how many."""
+    async with tenant_session(selling.db, slug) as session:
+        expired = 0
+        for order_id in await inventory.expired_orders_in(session, needs):
+            if await expire_order(session, selling, order_id):
+                expired += 1
+        return expired
+
+
+async def reclaim_expired_claims(
+    selling: Selling, slug: str, document_hash: bytes, day: date
+) -> int:
+    """Expire the unpaid, timed-out orders holding this document's claims for `day`."""
+    async with tenant_session(selling.db, slug) as session:
+        rows = await session.execute(
+            text(
+                "SELECT DISTINCT c.order_id FROM identity_claims c "
+                "JOIN orders o ON o.id = c.order_id WHERE c.document_hash = :hash "
+                "AND c.day = :day AND o.status = 'pending' AND o.expires_at < now()"
+            ),
+            {"hash": document_hash, "day": day},
+        )
+        expired = 0
+        for order_id in list(rows.scalars()):
+            if await expire_order(session, selling, order_id):
+                expired += 1
+        return expired
+
+
+async def expire_order(session: AsyncSession, selling: Selling, order_id: uuid.UUID) -> bool:
+    """Expire one unpaid order whose time is up, giving back its places and claims."""
+    row = (
+        await session.execute(
+            text(
+                "UPDATE orders SET status = 'expired', closed_at = now(), updated_at = now() "
+                "WHERE id = :id AND status = 'pending' AND expires_at < now() RETURNING id"
+            ),
+            {"id": order_id},
+        )
+    ).first()
+    if row is None:
+        return False  # paid or closed meanwhile: its places are not ours to take
+    await _give_back(session, selling, order_id)
+    return True
+
+
+async def cancel_order(session: AsyncSession, selling: Selling, order: Order) -> Order:
+    """The buyer (or staff) gives up an unpaid order."""
+    if order.status != "pending":
+        raise OrderError(
+            f"Only an unpaid order can be cancelled; this one is {order.status}.",
+            code="order_not_pending",
+            details={"status": order.status},
+        )
+    await session.execute(
+        text(
+            "UPDATE orders SET status = 'cancelled', closed_at = now(), updated_at = now() "
+            "WHERE id = :id"
+        ),
+        {"id": order.id},
+    )
+    await _give_back(session, selling, order.id)
+    await session.refresh(order)
+    return order
+
+
+async def _give_back(session: AsyncSession, selling: Selling, order_id: uuid.UUID) -> None:
+    order = await session.get(Order, order_id)
+    assert order is not None
+    product = await session.get(Product, order.product_id)
+    assert product is not None
+    await inventory.release(session, order_id)
+    await session.execute(
+        text("DELETE FROM identity_claims WHERE order_id = :id"), {"id": order_id}
+    )
+    needs = inventory.needs_for(
+        product, await _pools(session, product), order.visit_date, order.slot, order.places
+    )
+    schema = current_tenant(session).schema_name
+    slug = current_tenant(session).slug
+    after_commit(session, partial(selling.gate.returned, schema, needs))
+    after_commit(session, partial(_invalidate, selling, slug, {order.visit_date}))
+
+
+async def load_order(session: AsyncSession, code: str, *, for_update: bool = False) -> Order:
+    query = select(Order).where(Order.code == code.strip().upper())
+    if for_update:
+        query = query.with_for_update()
+    order = await session.scalar(query)
+    if order is None:
+        raise OrderNotFound(f"No order '{code}'.", details={"order": code})
+    return order
+
+
+def is_expired(order: Order) -> bool:
+    return order.status == "expired" or (
+        order.status == "pending" and order.expires_at is not None and order.expires_at < utcnow()
+    )

@@ -1,0 +1,171 @@
+"""Stripe for an order: starting the PaymentIntent and applying Stripe's events.
+
+Events arrive at the platform's webhook (`tenants.payments.webhooks`), are stored
+once by id and applied here by a job, so a duplicate or an out-of-order event
+changes nothing twice: a payment is recorded once by its PaymentIntent id, a
+refund once by its refund id, whichever of our call or Stripe's event comes first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.logging import get_logger
+from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.ledger.service import record_payment
+from vistapass.tenants.models import Order
+from vistapass.tenants.orders.context import Selling, local_now
+from vistapass.tenants.orders.payment import confirm_payment
+from vistapass.tenants.orders.service import OrderError, is_expired, load_order
+from vistapass.tenants.park.service import get_profile
+
+log = get_logger(__name__)
+
+
+async def start_stripe_payment(selling: Selling, slug: str, code: str) -> dict[str, Any]:
+    """The PaymentIntent for an unpaid order; asking again returns the same one."""
+    if selling.stripe is None:
+        raise OrderError("Card payments are not set up.", code="payment_method_unavailable")
+    async with tenant_session(selling.db, slug) as session:
+        order = await load_order(session, code)
+        profile = await get_profile(session)
+        if order.status != "pending" or is_expired(order):
+            raise OrderError(
+                "This order can no longer be paid.",
+                code="order_not_payable",
+                details={"status": "expired" if is_expired(order) else order.status},
+            )
+        if not profile.stripe_account_id:
+            raise OrderError(
+                "This park has not connected a Stripe account.",
+                code="payment_method_unavailable",
+            )
+        account = profile.stripe_account_id
+        order_id, total, currency = order.id, order.total, order.currency
+        description = f"{profile.display_name} {order.product_code} {order.visit_date}"
+    # Outside any transaction: a network call must not hold database locks.
+    intent = await selling.stripe.create_payment_intent(
+        amount=total,
+        currency=currency,
+        connected_account=account,
+        order_code=code,
+        tenant=slug,
+        order_id=str(order_id),
+        idempotency_key=f"order-{order_id}",
+        description=description,
+    )
+    async with tenant_session(selling.db, slug) as session:
+        order = await load_order(session, code, for_update=True)
+        if order.provider_ref is None:
+            order.provider_ref = intent.id
+    return {
+        "provider": "stripe",
+        "payment_intent": intent.id,
+        "client_secret": intent.client_secret,
+        "stripe_account": account,
+        "amount": intent.amount,
+        "currency": intent.currency,
+    }
+
+
+async def _order_for(session: AsyncSession, metadata: dict[str, Any]) -> Order | None:
+    order_id = metadata.get("vistapass_order_id")
+    if not order_id:
+        return None
+    return await session.scalar(select(Order).where(Order.id == order_id))
+
+
+async def apply_stripe_event(
+    selling: Selling, slug: str, event_type: str, obj: dict[str, Any]
+) -> str:
+    """Apply one Stripe event to the park's books; returns what it did."""
+    async with tenant_session(selling.db, slug) as session:
+        profile = await get_profile(session)
+        today = local_now(profile.time_zone).date()
+        if event_type == "payment_intent.succeeded":
+            order = await _order_for(session, obj.get("metadata") or {})
+            if order is None:
+                return "ignored"
+            return await confirm_payment(
+                session,
+                selling,
+                order,
+                provider="stripe",
+                provider_ref=obj["id"],
+                amount=int(obj.get("amount_received") or obj["amount"]),
+                platform_fee=int(obj.get("application_fee_amount") or 0),
+                business_date=today,
+            )
+        if event_type in ("charge.refunded", "refund.created", "refund.updated"):
+            refunds = (
+                [obj]
+                if obj.get("object") == "refund"
+                else (obj.get("refunds") or {}).get("data", [])
+            )
+            recorded = 0
+            for refund in refunds:
+                if refund.get("status") not in ("succeeded", "pending"):
+                    continue
+                order = await session.scalar(
+                    select(Order).where(
+                        Order.provider == "stripe", Order.provider_ref == refund["payment_intent"]
+                    )
+                )
+                if order is None:
+                    continue
+                stored = await record_payment(
+                    session,
+                    order,
+                    kind="refund",
+                    provider="stripe",
+                    provider_ref=refund["id"],
+                    amount=int(refund["amount"]),
+                    platform_fee=0,
+                    business_date=today,
+                )
+                recorded += stored is not None
+            return f"refunds_recorded:{recorded}"
+        if event_type == "payment_intent.payment_failed":
+            # The order stays pending: the buyer may try another card until the hold ends.
+            log.info("stripe payment failed", intent=obj.get("id"), tenant=slug)
+            return "payment_failed"
+        return "ignored"
+
+
+async def refund_with_stripe(
+    selling: Selling, slug: str, order_id: str, refund_id: str, amount: int, reason: str
+) -> None:
+    """Send a refund to Stripe (idempotent by our refund id) and record its answer."""
+    if selling.stripe is None:
+        raise OrderError("Stripe is not configured.", code="payment_method_unavailable")
+    async with tenant_session(selling.db, slug) as session:
+        order = await session.get(Order, order_id)
+        profile = await get_profile(session)
+        if order is None or not order.provider_ref or not profile.stripe_account_id:
+            raise OrderError("Nothing to refund with Stripe.", code="refund_rejected")
+        intent, account = order.provider_ref, profile.stripe_account_id
+    stripe_reason = "requested_by_customer" if reason != "duplicate" else "duplicate"
+    result = await selling.stripe.refund(
+        payment_intent=intent,
+        amount=amount,
+        connected_account=account,
+        idempotency_key=f"refund-{refund_id}",
+        reason=stripe_reason,
+    )
+    async with tenant_session(selling.db, slug) as session:
+        order = await session.get(Order, order_id)
+        profile = await get_profile(session)
+        assert order is not None
+        await record_payment(
+            session,
+            order,
+            kind="refund",
+            provider="stripe",
+            provider_ref=result.id,
+            amount=result.amount,
+            platform_fee=0,
+            business_date=local_now(profile.time_zone).date(),
+        )

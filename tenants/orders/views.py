@@ -1,0 +1,66 @@
+"""An order as its buyer (or a partner) sees it: JSON-ready, the same on every replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.tenancy.binding import current_tenant
+from vistapass.tenants.models import Order, Ticket
+
+
+def ticket_state(ticket: Ticket) -> str:
+    if ticket.revoked_at is not None:
+        return ticket.revoked_reason or "revoked"
+    return "valid" if ticket.qr else "unpaid"
+
+
+async def order_view(session: AsyncSession, order: Order) -> dict[str, Any]:
+    tickets = (
+        await session.scalars(
+            select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
+        )
+    ).all()
+    slug = current_tenant(session).slug
+    return {
+        "code": order.code,
+        "status": order.status,
+        "channel": order.channel,
+        "product": order.product_code,
+        "date": order.visit_date.isoformat(),
+        "slot": order.slot,
+        "currency": order.currency,
+        "total": order.total,
+        "refunded": order.refunded_amount,
+        "quote": order.quote,
+        "contact": {
+            "name": order.contact_name,
+            "email": order.contact_email,
+            "phone": order.contact_phone,
+        },
+        "payment": {"provider": order.provider, "reference": order.provider_ref},
+        "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "note": order.note,
+        # The buyer's own link: it survives a closed browser and needs no account.
+        "token": order.access_token,
+        "ticket_page": f"/p/{slug}/orders/{order.code}?t={order.access_token}",
+        "tickets": [
+            {
+                "id": str(ticket.id),
+                "position": ticket.position,
+                "unit": ticket.unit,
+                "price": ticket.price,
+                "refunded": ticket.refunded_amount,
+                "state": ticket_state(ticket),
+                "valid_from": ticket.valid_from.isoformat(),
+                "valid_to": ticket.valid_to.isoformat(),
+                "slot": ticket.slot,
+                "real_name": ticket.holder_id is not None,
+                "qr": ticket.qr if ticket.revoked_at is None else None,
+            }
+            for ticket in tickets
+        ],
+    }
