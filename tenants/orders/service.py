@@ -200,9 +200,8 @@ async def _write_order(
     selling: Selling,
     request: OrderRequest,
     idempotency: IdempotencyClaim | None,
-    render: Any,
     admitted: list[Admission],
-) -> tuple[Any, list[inventory.Need]]:
+) -> tuple[dict[str, Any], list[inventory.Need]]:
     """Write one order; places taken from the flash-sale gate go into `admitted`."""
     profile = await get_profile(session)
     now_local = local_now(profile.time_zone)
@@ -294,9 +293,8 @@ async def _write_order(
         await claim_identities(
             session, selling, order, tickets, holders, limit=product.id_limit_per_day
         )
-    # Last before the commit: the bucket rows stay locked from here on.
-    await inventory.take(session, order.id, needs, order.expires_at)
     if paid_now:
+        await inventory.take(session, order.id, needs, None)
         await settle_paid(
             session,
             selling,
@@ -307,9 +305,14 @@ async def _write_order(
             platform_fee=0,
             business_date=now_local.date(),
         )
-    body = await render(session, order)
+        body = await order_view(session, order)
+    else:
+        body = await order_view(session, order, tickets)
     if idempotency is not None:
         await finish(session, idempotency, 201, body)
+    if not paid_now:
+        # Last before the commit: the bucket rows stay locked from here to the commit.
+        await inventory.take(session, order.id, needs, order.expires_at)
     return body, needs
 
 
@@ -319,9 +322,8 @@ async def place_order(
     request: OrderRequest,
     *,
     idempotency: IdempotencyClaim | None = None,
-    render: Any,
-) -> Any:
-    """Write the order in one transaction and return `render(session, order)`.
+) -> dict[str, Any]:
+    """Write the order in one transaction and return the buyer's view of it.
 
     When the places are taken by holds that have run out, those orders are
     expired in a transaction of their own and the sale is tried once more.
@@ -330,9 +332,7 @@ async def place_order(
         admitted: list[Admission] = []
         try:
             async with tenant_session(selling.db, slug) as session:
-                body, needs = await _write_order(
-                    session, selling, request, idempotency, render, admitted
-                )
+                body, needs = await _write_order(session, selling, request, idempotency, admitted)
                 days = {need.day for need in needs}
                 after_commit(session, partial(_invalidate, selling, slug, days))
             return body
@@ -358,11 +358,8 @@ async def place_order(
 async def place(
     selling: Selling, slug: str, request: OrderRequest, claim: IdempotencyClaim | None
 ) -> dict[str, Any]:
-    """Place an order and answer with the buyer's view of it."""
-    body: dict[str, Any] = await place_order(
-        selling, slug, request, idempotency=claim, render=order_view
-    )
-    return body
+    """`place_order` in the shape `idempotency.run_once` calls."""
+    return await place_order(selling, slug, request, idempotency=claim)
 
 
 async def _invalidate(selling: Selling, slug: str, days: set[date]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -17,12 +18,16 @@ def ticket_state(ticket: Ticket) -> str:
     return "valid" if ticket.qr else "unpaid"
 
 
-async def order_view(session: AsyncSession, order: Order) -> dict[str, Any]:
-    tickets = (
-        await session.scalars(
-            select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
-        )
-    ).all()
+async def order_view(
+    session: AsyncSession, order: Order, tickets: Sequence[Ticket] | None = None
+) -> dict[str, Any]:
+    """The order as JSON; `tickets` when the caller holds them already (saves a query)."""
+    if tickets is None:
+        tickets = (
+            await session.scalars(
+                select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
+            )
+        ).all()
     slug = current_tenant(session).slug
     return {
         "code": order.code,
