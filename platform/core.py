@@ -16,9 +16,11 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
@@ -26,6 +28,7 @@ from vistapass.platform.admin.controllers import AdminApiController, AdminConsol
 from vistapass.platform.audit.controllers import AUDIT_ROUTES
 from vistapass.platform.authz.enforcer import Authorizer
 from vistapass.platform.authz.guard import authorization_guard
+from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.controllers import (
     ConsoleHomeController,
     ParkConsoleController,
@@ -117,6 +120,10 @@ TEMPLATE_DIRS = [
     ROOT / "tenants" / "catalog" / "templates",
     ROOT / "tenants" / "orders" / "templates",
 ]
+# Our own small scripts and styles, served under /static/ (a folder per domain,
+# e.g. tenants/booking/static/booking/step.js is /static/booking/step.js). Libraries
+# never live here: they come from a Python package or npm at build time.
+STATIC_DIRS = [ROOT / "platform" / "static"]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
 CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema", r"^/webhooks/"]
@@ -178,6 +185,14 @@ class CorePlugin(InitPluginProtocol):
         configure_logging(self.settings)
         app_config.debug = False
         app_config.route_handlers.extend([*PLATFORM_ROUTES, tenant_router(TENANT_ROUTES)])
+        app_config.route_handlers.append(
+            create_static_files_router(
+                path="/static",
+                directories=[folder for folder in STATIC_DIRS if folder.is_dir()],
+                opt=public(),
+                cache_control=CacheControlHeader(max_age=3600, public=True),
+            )
+        )
         app_config.guards.append(authorization_guard)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.lifespan.append(self.lifespan)
