@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install browser run test lint format bench-tenancy
+.PHONY: install browser run test lint format bench-tenancy bench-sale
 
 $(INSTALLED): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,6 @@ format: install
 
 bench-tenancy: install
 	$(PY) bench/tenancy.py
+
+bench-sale: install
+	$(PY) bench/sale.py

@@ -22,13 +22,13 @@ from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from redis.asyncio import Redis
 
 from vistapass.platform.admin.controllers import AdminApiController, AdminConsoleController
 from vistapass.platform.audit.controllers import AUDIT_ROUTES
 from vistapass.platform.authz.enforcer import Authorizer
 from vistapass.platform.authz.guard import authorization_guard
 from vistapass.platform.authz.permissions import public
+from vistapass.platform.cache import redis_client
 from vistapass.platform.console.controllers import (
     ConsoleHomeController,
     ParkConsoleController,
@@ -157,11 +157,7 @@ class CorePlugin(InitPluginProtocol):
         services = ensure_services(self.settings)
         settings = services.settings
         db = Database(settings)
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=settings.db_connect_timeout,
-            socket_timeout=settings.db_connect_timeout,
-        )
+        redis = redis_client(settings)
         app.state.update(
             settings=settings,
             db=db,

@@ -12,12 +12,18 @@ three ways: an admitted buyer who does not get a place gives the ticket back; a
 released place (expiry, cancellation, refund) is added back; and every counter
 expires after `RESYNC_SECONDS`, after which the next buyer refills it from
 PostgreSQL (that refill is the reconciler, and needs no process of its own).
+
+Once a product's date and slot are sold out, a marker remembers it for a few
+seconds, for every product (gated or not): the order path checks it before
+touching the database, so the rush after the last place costs one Redis read
+per buyer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -26,6 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.tenants.inventory.service import Need, SoldOut
 
 RESYNC_SECONDS = 10
+# How long a refusal is remembered. A place freed in a shared pool by another
+# product's refund is not announced here, so it may wait this long to be sold.
+MARKER_SECONDS = 5
 
 # KEYS: one counter per bucket. ARGV: the quantity per key, in the same order.
 # Returns -1-i when counter i is missing (the caller fills it from PostgreSQL),
@@ -87,15 +96,63 @@ class FlashSaleGate:
             if result == 1:
                 return Admission(keys, quantities)
             if result == 0:
-                raise SoldOut("That date and time are sold out.", bucket=needs[0], available=0)
+                raise SoldOut(
+                    "That date and time are sold out.",
+                    day=needs[0].day,
+                    slot=needs[0].slot,
+                    available=0,
+                )
             missing = needs[-result - 1]
             left = await places_left(session, missing)
             await self.redis.set(keys[-result - 1], left + self.margin, ex=RESYNC_SECONDS, nx=True)
-        raise SoldOut("That date and time are sold out.", bucket=needs[0], available=0)
+        raise SoldOut(
+            "That date and time are sold out.", day=needs[0].day, slot=needs[0].slot, available=0
+        )
 
     async def give_back(self, admission: Admission | None) -> None:
         if admission is not None:
             await self._give_back(keys=list(admission.keys), args=list(admission.quantities))
+
+    async def sold_out(
+        self, schema: str, admission: Admission | None, full: Need, left: int
+    ) -> None:
+        """PostgreSQL refused an admitted buyer: the full bucket's counter learns the
+        truth (so the gate sheds from now on), the other counters get their places back."""
+        if admission is None:
+            return
+        full_key = self.key(schema, full)
+        pairs = zip(admission.keys, admission.quantities, strict=True)
+        others = [(key, quantity) for key, quantity in pairs if key != full_key]
+        if len(others) < len(admission.keys):
+            await self.redis.set(full_key, left, ex=RESYNC_SECONDS, xx=True)
+        if others:
+            await self._give_back(keys=[k for k, _ in others], args=[q for _, q in others])
+
+    def marker_key(self, schema: str, product: str, day: date, slot: str | None) -> str:
+        return f"{self.namespace}:soldout:{schema}:{product}:{day.isoformat()}:{slot or ''}"
+
+    async def mark_sold_out(
+        self, schema: str, product: str, day: date, slot: str | None, left: int
+    ) -> None:
+        """Remember for a few seconds that only `left` places remain, so the next
+        buyers asking for more are answered from Redis without any database work."""
+        await self.redis.set(self.marker_key(schema, product, day, slot), left, ex=MARKER_SECONDS)
+
+    async def refused_at_once(
+        self, schema: str, product: str, day: date, slot: str | None, places: int
+    ) -> int | None:
+        """Places left if a recent refusal says `places` cannot be had; else None."""
+        left = await self.redis.get(self.marker_key(schema, product, day, slot))
+        if left is not None and int(left) < places:
+            return int(left)
+        return None
+
+    async def forget_sold_out(self, schema: str, product: str, day: date) -> None:
+        """Places of this product and day came back: drop its refusals, every slot's."""
+        pattern = self.marker_key(schema, product, day, None) + "*"
+        keys = [key async for key in self.redis.scan_iter(match=pattern, count=100)]
+        if keys:
+            await self.redis.delete(*keys)
 
     async def returned(self, schema: str, needs: Sequence[Need]) -> None:
         """Places came back in PostgreSQL (expiry, cancellation, refund)."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,16 +33,20 @@ class SoldOut(VistapassError):
     status_code = 409
     code = "sold_out"
 
-    def __init__(self, message: str, *, bucket: Need, available: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        day: date,
+        slot: str | None,
+        available: int,
+        bucket: Need | None = None,
+    ) -> None:
         super().__init__(
-            message,
-            details={
-                "date": bucket.day.isoformat(),
-                "slot": bucket.slot or None,
-                "left": available,
-            },
+            message, details={"date": day.isoformat(), "slot": slot or None, "left": available}
         )
         self.bucket = bucket
+        self.available = available
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,16 @@ def product_slots(product: Product) -> tuple[SlotInfo, ...]:
     return ()
 
 
+async def pools_for(session: AsyncSession, product: Product) -> dict[str, CapacityPool]:
+    """The shared pools a product draws on, by code."""
+    if not product.pool_codes:
+        return {}
+    rows = await session.scalars(
+        select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
+    )
+    return {pool.code: pool for pool in rows}
+
+
 def needs_for(
     product: Product,
     pools: Mapping[str, CapacityPool],
@@ -100,6 +114,9 @@ def needs_for(
             needs.append(Need(pool_scope(code), day, "", pool.daily_capacity, places))
     return sorted(needs, key=lambda need: need.sort_key)
 
+
+# A bucket created or freed by a concurrent sale is seen by the next statement.
+TAKE_ATTEMPTS = 3
 
 # Take the places and record the hold in one statement: the bucket row stays locked
 # from here to the commit, so this runs last in the order's transaction.
@@ -155,29 +172,43 @@ async def take(
             "order_id": order_id,
             "expires_at": expires_at,
         }
-        if (await session.execute(_TAKE, params)).first() is not None:
-            continue
-        left = await _bucket_left(session, need)
-        if left is None and need.quantity <= need.capacity:
-            # First sale for this bucket. A concurrent creator wins the insert;
-            # then the conditional update decides as for any other sale.
-            await session.execute(
-                insert(InventoryBucket)
-                .values(
-                    scope=need.scope, day=need.day, slot=need.slot, capacity=need.capacity, taken=0
-                )
-                .on_conflict_do_nothing(constraint="uq_inventory_buckets_scope_day_slot")
-            )
+        left: int | None = None
+        for _ in range(TAKE_ATTEMPTS):
             if (await session.execute(_TAKE, params)).first() is not None:
-                continue
+                break
             left = await _bucket_left(session, need)
-        raise SoldOut(
-            f"Only {left} places are left for that date and time."
-            if left
-            else "That date and time are sold out.",
-            bucket=need,
-            available=left or 0,
-        )
+            if left is None and need.quantity <= need.capacity:
+                # First sale for this bucket. A concurrent creator may win the
+                # insert; either way the conditional update decides next time round.
+                await session.execute(
+                    insert(InventoryBucket)
+                    .values(
+                        scope=need.scope,
+                        day=need.day,
+                        slot=need.slot,
+                        capacity=need.capacity,
+                        taken=0,
+                    )
+                    .on_conflict_do_nothing(constraint="uq_inventory_buckets_scope_day_slot")
+                )
+            elif left is None or left < need.quantity:
+                raise _sold_out(need, left or 0)
+            # Otherwise the bucket appeared (or freed up) after the update's snapshot
+            # was taken: a new statement sees it, so try again.
+        else:
+            raise _sold_out(need, left or 0)
+
+
+def _sold_out(need: Need, left: int) -> SoldOut:
+    return SoldOut(
+        f"Only {left} places are left for that date and time."
+        if left
+        else "That date and time are sold out.",
+        day=need.day,
+        slot=need.slot,
+        available=left,
+        bucket=need,
+    )
 
 
 async def confirm_holds(session: AsyncSession, order_id: uuid.UUID) -> None:

@@ -22,6 +22,7 @@ from vistapass.platform.plugin_api import BasketLine
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
+from vistapass.tenants.inventory.service import SoldOut
 from vistapass.tenants.orders import idempotency
 from vistapass.tenants.orders.context import Selling, selling_for
 from vistapass.tenants.orders.holders import HolderIn
@@ -36,12 +37,14 @@ from vistapass.tenants.orders.service import (
     cancel_order,
     load_order,
     place,
+    refuse_if_sold_out,
 )
 from vistapass.tenants.orders.stripe_payments import start_stripe_payment
 from vistapass.tenants.orders.views import order_view
 from vistapass.tenants.park.service import get_profile
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 def _lines(data: OrderIn | WindowSaleIn) -> tuple[BasketLine, ...]:
@@ -64,18 +67,22 @@ async def _place(
     raw: Any,
 ) -> Response[Any]:
     """Place the order, honouring an Idempotency-Key when the client sent one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    try:
+        await refuse_if_sold_out(selling, slug, order_request)
+    except SoldOut:
+        # A retry of a request that was sold a place still gets its first answer.
+        stored = key and await idempotency.stored_answer(
+            selling.db, slug, scope, idempotency.check_key(key), idempotency.request_hash(raw)
+        )
+        if not stored:
+            raise
+        return Response(stored.body, status_code=stored.status, headers=REPLAYED)
     outcome = await idempotency.run_once(
-        selling.db,
-        slug,
-        scope,
-        request.headers.get(IDEMPOTENCY_HEADER),
-        raw,
-        partial(place, selling, slug, order_request),
+        selling.db, slug, scope, key, raw, partial(place, selling, slug, order_request)
     )
     if isinstance(outcome, idempotency.Replay):
-        return Response(
-            outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
-        )
+        return Response(outcome.body, status_code=outcome.status, headers=REPLAYED)
     return Response(outcome, status_code=201)
 
 

@@ -111,6 +111,24 @@ async def claim(
         return IdempotencyClaim(scope, key)
 
 
+async def stored_answer(
+    db: Database, slug: str, scope: str, key: str, payload_hash: bytes
+) -> Replay | None:
+    """The first answer for this key and request, if one was stored (a read only)."""
+    async with tenant_session(db, slug) as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT response_status, response_body FROM idempotency_records "
+                    "WHERE scope = :scope AND key = :key AND request_hash = :hash "
+                    "AND response_status IS NOT NULL"
+                ),
+                {"scope": scope, "key": key, "hash": payload_hash},
+            )
+        ).first()
+    return None if row is None else Replay(int(row.response_status), row.response_body)
+
+
 async def finish(session: AsyncSession, claim: IdempotencyClaim, status: int, body: Any) -> None:
     """Store the answer, in the transaction of the work it answers."""
     await session.execute(

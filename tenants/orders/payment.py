@@ -18,7 +18,7 @@ from vistapass.platform.models.base import utcnow
 from vistapass.platform.worker.enqueue import enqueue_job
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.ledger.service import record_payment
-from vistapass.tenants.models import CapacityPool, Order, Product
+from vistapass.tenants.models import Order, Product
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.refunds import send_refund
 from vistapass.tenants.tickets.issue import issue_tickets
@@ -103,12 +103,7 @@ async def confirm_payment(
         # The hold is gone: take the places again, if there are any.
         product = await session.get(Product, order.product_id)
         assert product is not None
-        pools = {
-            pool.code: pool
-            for pool in await session.scalars(
-                select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
-            )
-        }
+        pools = await inventory.pools_for(session, product)
         needs = inventory.needs_for(product, pools, order.visit_date, order.slot, order.places)
         try:
             async with session.begin_nested():

@@ -166,13 +166,18 @@ async def refund_order(
     # Places come back only while they can still be sold.
     if start > now:
         await inventory.release(session, order.id, len(chosen))
-        slug = current_tenant(session).slug
-        visit = order.visit_date
+        tenant = current_tenant(session)
+        visit, product_code = order.visit_date, order.product_code
+        returned = inventory.needs_for(
+            product, await inventory.pools_for(session, product), visit, order.slot, len(chosen)
+        )
 
         async def invalidate() -> None:
             from vistapass.tenants.inventory.availability import invalidate as drop
 
-            await drop(selling, slug, {visit})
+            await selling.gate.returned(tenant.schema_name, returned)
+            await selling.gate.forget_sold_out(tenant.schema_name, product_code, visit)
+            await drop(selling, tenant.slug, {visit})
 
         after_commit(session, invalidate)
     await send_refund(session, order, amount, reason, business_date=business_date)

@@ -23,10 +23,11 @@ from vistapass.platform.errors import VistapassError
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.plugin_api import BasketLine, Entitlement, Quote
 from vistapass.platform.tenancy.binding import after_commit, current_tenant, tenant_session
+from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.inventory.gate import Admission
-from vistapass.tenants.models import CapacityPool, Order, OrderLine, Product, Ticket
+from vistapass.tenants.models import Order, OrderLine, Product, Ticket
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.holders import (
     HolderIn,
@@ -186,15 +187,6 @@ def _check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
     return provider
 
 
-async def _pools(session: AsyncSession, product: Product) -> dict[str, CapacityPool]:
-    if not product.pool_codes:
-        return {}
-    rows = await session.scalars(
-        select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
-    )
-    return {pool.code: pool for pool in rows}
-
-
 async def _write_order(
     session: AsyncSession,
     selling: Selling,
@@ -221,7 +213,11 @@ async def _write_order(
         await check_card_holder(session, selling, request.renewal_of, holders)
     places = len(entitlements)
     needs = inventory.needs_for(
-        product, await _pools(session, product), request.visit_date, request.slot, places
+        product,
+        await inventory.pools_for(session, product),
+        request.visit_date,
+        request.slot,
+        places,
     )
     schema = current_tenant(session).schema_name
     if product.flash_sale:
@@ -316,6 +312,25 @@ async def _write_order(
     return body, needs
 
 
+async def refuse_if_sold_out(selling: Selling, slug: str, request: OrderRequest) -> None:
+    """Raise SoldOut at once, from Redis alone, when a refusal moments ago says the
+    basket cannot be had (the rush after the last place never reaches PostgreSQL)."""
+    # One entitlement per person: the places the basket needs.
+    wanted = sum(line.quantity for line in request.lines)
+    left = await selling.gate.refused_at_once(
+        schema_for(slug), request.product, request.visit_date, request.slot, wanted
+    )
+    if left is not None:
+        raise inventory.SoldOut(
+            "That date and time are sold out."
+            if left == 0
+            else f"Only {left} places are left for that date and time.",
+            day=request.visit_date,
+            slot=request.slot,
+            available=left,
+        )
+
+
 async def place_order(
     selling: Selling,
     slug: str,
@@ -328,6 +343,8 @@ async def place_order(
     When the places are taken by holds that have run out, those orders are
     expired in a transaction of their own and the sale is tried once more.
     """
+    schema = schema_for(slug)
+    await refuse_if_sold_out(selling, slug, request)
     for attempt in (1, 2):
         admitted: list[Admission] = []
         try:
@@ -338,9 +355,21 @@ async def place_order(
             return body
         except inventory.SoldOut as exc:
             for admission in admitted:
-                await selling.gate.give_back(admission)
-            if attempt == 2 or not await reclaim_expired(selling, slug, [exc.bucket]):
-                raise
+                if exc.bucket is None:
+                    await selling.gate.give_back(admission)
+                else:
+                    await selling.gate.sold_out(schema, admission, exc.bucket, exc.available)
+            # Places held by orders whose time ran out are reclaimed, then one retry.
+            if (
+                attempt == 1
+                and exc.bucket is not None
+                and await reclaim_expired(selling, slug, [exc.bucket])
+            ):
+                continue
+            await selling.gate.mark_sold_out(
+                schema, request.product, request.visit_date, request.slot, exc.available
+            )
+            raise
         except IdLimitReached as exc:
             for admission in admitted:
                 await selling.gate.give_back(admission)
@@ -445,11 +474,19 @@ async def _give_back(session: AsyncSession, selling: Selling, order_id: uuid.UUI
         text("DELETE FROM identity_claims WHERE order_id = :id"), {"id": order_id}
     )
     needs = inventory.needs_for(
-        product, await _pools(session, product), order.visit_date, order.slot, order.places
+        product,
+        await inventory.pools_for(session, product),
+        order.visit_date,
+        order.slot,
+        order.places,
     )
     schema = current_tenant(session).schema_name
     slug = current_tenant(session).slug
     after_commit(session, partial(selling.gate.returned, schema, needs))
+    after_commit(
+        session,
+        partial(selling.gate.forget_sold_out, schema, order.product_code, order.visit_date),
+    )
     after_commit(session, partial(_invalidate, selling, slug, {order.visit_date}))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.cache import redis_client
 from vistapass.platform.mail.service import Mail, send_mail
 from vistapass.platform.tenancy.binding import current_tenant
 from vistapass.platform.worker.actors import tenant_actor, worker_database
@@ -35,7 +35,7 @@ def worker_selling() -> Selling:
     global _selling
     if _selling is None:
         settings = broker_settings()
-        _selling = Selling.build(worker_database(), settings, Redis.from_url(settings.redis_url))
+        _selling = Selling.build(worker_database(), settings, redis_client(settings))
     return _selling
 
 

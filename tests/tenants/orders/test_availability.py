@@ -73,3 +73,19 @@ def test_closed_days_and_bad_questions(client, sale_park, db_run) -> None:
         params={"product": "day-ticket", "from": day.isoformat(), "days": 500},
     )
     assert too_many.status_code == 400
+
+
+def test_a_retry_after_the_sell_out_still_gets_its_first_answer(client, sale_park, db_run) -> None:
+    product = db_run(lambda db: slot_product(db, sale_park, 2))
+    day = open_weekday(days_ahead=45)
+    body = order_body(product, day, [{"unit": "adult", "quantity": 2}], slot="09:00")
+    url = f"/p/{sale_park}/api/v1/orders"
+    first = client.post(url, json=body, headers={"Idempotency-Key": "last-two"})
+    assert first.status_code == 201
+    refused = client.post(url, json=body, headers={"Idempotency-Key": "too-late"})
+    assert refused.status_code == 409
+    # The sold-out answer now comes from Redis, yet the first buyer's retry is replayed.
+    again = client.post(url, json=body, headers={"Idempotency-Key": "last-two"})
+    assert again.status_code == 201, again.text
+    assert again.json()["code"] == first.json()["code"]
+    assert again.headers["Idempotent-Replayed"] == "true"

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from tests.conftest import run, unique_slug
 from tests.tenants.catalog.helpers import add_product
 from tests.tenants.orders.conftest import open_weekday
+from vistapass.platform.cache import redis_client
 from vistapass.platform.db import Database
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.plugin_api import BasketLine
@@ -42,7 +42,7 @@ def park(migrated: Settings) -> str:
 
 def with_selling(settings: Settings, work: Callable[[Selling], Awaitable[T]]) -> T:
     async def main(db: Database) -> T:
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings)
         try:
             return await work(Selling.build(db, settings, redis))
         finally:
@@ -139,11 +139,13 @@ def test_the_redis_gate_sheds_without_postgres_and_resyncs_from_it(migrated, par
             await release(session, order_id)
         with pytest.raises(SoldOut):
             await place(selling, park, request_for(product), None)
-        # When the counter lapses (RESYNC_SECONDS), it is refilled from PostgreSQL.
-        pattern = f"{selling.gate.namespace}:gate:{schema_for(park)}:*"
-        keys = [key async for key in selling.redis.scan_iter(pattern)]
-        assert keys
-        await selling.redis.delete(*keys)
+        # When the counter lapses (RESYNC_SECONDS; the sold-out marker lapses sooner),
+        # it is refilled from PostgreSQL.
+        for kind in ("gate", "soldout"):
+            pattern = f"{selling.gate.namespace}:{kind}:{schema_for(park)}:*"
+            keys = [key async for key in selling.redis.scan_iter(pattern)]
+            assert keys, kind
+            await selling.redis.delete(*keys)
         assert isinstance(await place(selling, park, request_for(product), None), dict)
         assert await live_places(selling, park, product) == (5, 5)
 
@@ -186,6 +188,18 @@ def test_50_concurrent_retries_of_one_request_make_one_order(migrated, park) -> 
     with_selling(migrated, work)
 
 
+async def forget_refusals(selling: Selling, slug: str) -> None:
+    """What MARKER_SECONDS and RESYNC_SECONDS do: a recent sold-out answer and the
+    gate's counters are forgotten (the counters refill from PostgreSQL, where expired
+    holds count as free). Holds run out 15 minutes after they are taken, so in real
+    life both are long gone by then."""
+    for kind in ("soldout", "gate"):
+        pattern = f"{selling.gate.namespace}:{kind}:{schema_for(slug)}:*"
+        keys = [key async for key in selling.redis.scan_iter(pattern)]
+        if keys:
+            await selling.redis.delete(*keys)
+
+
 async def expire_all(selling: Selling, slug: str, product: str) -> None:
     async with tenant_session(selling.db, slug) as session:
         await session.execute(
@@ -214,6 +228,7 @@ def test_expired_holds_give_their_places_back(migrated, park, flash_sale) -> Non
         with pytest.raises(SoldOut):
             await place(selling, park, request_for(product), None)
         await expire_all(selling, park, product)
+        await forget_refusals(selling, park)
         # No scheduler ran: the next buyer's sale reclaims the expired holds.
         again = [await place(selling, park, request_for(product), None) for _ in range(3)]
         assert len(again) == 3
@@ -289,5 +304,28 @@ def test_a_late_payment_after_the_place_was_resold_is_refunded(migrated, park) -
             assert [(k, a) for k, a in money] == [("charge", 5000), ("refund", 5000)]
             assert (await load_order(session, winner["code"])).status == "pending"
         assert await live_places(selling, park, product) == (1, 1)
+
+    with_selling(migrated, work)
+
+
+def test_after_the_last_place_refusals_need_no_database(migrated, park) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 2))
+
+    async def work(selling: Selling) -> None:
+        for _ in range(2):
+            await place(selling, park, request_for(product), None)
+        with pytest.raises(SoldOut):
+            await place(selling, park, request_for(product), None)
+        # A database that cannot be reached: the next refusal comes from Redis alone.
+        unreachable = migrated.model_copy(
+            update={"database_url": "postgresql://nobody@127.0.0.1:1/none"}
+        )
+        offline = Selling.build(Database(unreachable), unreachable, selling.redis)
+        try:
+            with pytest.raises(SoldOut) as refused:
+                await place(offline, park, request_for(product), None)
+            assert refused.value.details["left"] == 0
+        finally:
+            await offline.db.dispose()
 
     with_selling(migrated, work)
