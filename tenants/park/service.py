@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.errors import NotFound
@@ -8,7 +7,9 @@ from vistapass.tenants.models import ParkProfile
 
 
 async def get_profile(session: AsyncSession) -> ParkProfile:
-    profile = await session.scalar(select(ParkProfile).where(ParkProfile.id == 1))
+    # `get` answers from the session's identity map when the profile was read
+    # already in this transaction (an order reads it in several places).
+    profile = await session.get(ParkProfile, 1)
     if profile is None:
         raise NotFound("This park has no profile yet.", code="park_profile_missing")
     return profile
