@@ -192,7 +192,8 @@ async def take(
                     .on_conflict_do_nothing(constraint="uq_inventory_buckets_scope_day_slot")
                 )
             elif left is None or left < need.quantity:
-                raise _sold_out(need, left or 0)
+                # No bucket yet means nothing is taken: all of its capacity is left.
+                raise _sold_out(need, need.capacity if left is None else left)
             # Otherwise the bucket appeared (or freed up) after the update's snapshot
             # was taken: a new statement sees it, so try again.
         else:
