@@ -60,16 +60,20 @@ from vistapass.platform.tenancy.dependencies import tenant_router
 from vistapass.platform.tenancy.resolution import DomainResolver
 from vistapass.platform.tokens.controllers import TOKEN_ROUTES
 from vistapass.platform.worker.broker import configure_broker
+from vistapass.tenants.capacity.controllers import CAPACITY_ROUTES
 from vistapass.tenants.catalog.api import CatalogApiController
 from vistapass.tenants.catalog.controllers import CATALOG_ROUTES
 from vistapass.tenants.catalog.quote_controllers import QUOTE_ROUTES
+from vistapass.tenants.checkin.controllers import CHECKIN_ROUTES
 from vistapass.tenants.ledger.controllers import REPORT_ROUTES
 from vistapass.tenants.orders.controllers import ORDER_ROUTES
 from vistapass.tenants.orders.ticket_page import TICKET_PAGE_ROUTES
+from vistapass.tenants.orders_console.controllers import ORDERS_CONSOLE_ROUTES
 from vistapass.tenants.park.controllers import ParkController
 from vistapass.tenants.park.settings_controllers import SETTINGS_ROUTES
 from vistapass.tenants.payments.webhooks import WEBHOOK_ROUTES
 from vistapass.tenants.tickets.controllers import TICKET_ROUTES
+from vistapass.tenants.window.controllers import WINDOW_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,6 +108,10 @@ TENANT_ROUTES: list[Any] = [
     *TICKET_PAGE_ROUTES,
     *REPORT_ROUTES,
     *TICKET_ROUTES,
+    *ORDERS_CONSOLE_ROUTES,
+    *CAPACITY_ROUTES,
+    *CHECKIN_ROUTES,
+    *WINDOW_ROUTES,
 ]
 TEMPLATE_DIRS = [
     ROOT / "platform" / "console" / "templates",
@@ -119,11 +127,19 @@ TEMPLATE_DIRS = [
     ROOT / "platform" / "admin" / "templates",
     ROOT / "tenants" / "catalog" / "templates",
     ROOT / "tenants" / "orders" / "templates",
+    ROOT / "tenants" / "orders_console" / "templates",
+    ROOT / "tenants" / "capacity" / "templates",
+    ROOT / "tenants" / "checkin" / "templates",
+    ROOT / "tenants" / "window" / "templates",
 ]
 # Our own small scripts and styles, served under /static/ (a folder per domain,
 # e.g. tenants/booking/static/booking/step.js is /static/booking/step.js). Libraries
 # never live here: they come from a Python package or npm at build time.
-STATIC_DIRS = [ROOT / "platform" / "static"]
+STATIC_DIRS = [
+    ROOT / "platform" / "static",
+    ROOT / "tenants" / "checkin" / "static",
+    ROOT / "tenants" / "window" / "static",
+]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
 CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema", r"^/webhooks/"]

@@ -171,6 +171,7 @@ class CatalogConsoleController(Controller):
             statuses=service.STATUSES,
             unit_keys=service.UNITS,
             unit_rows=forms.unit_rows(units),
+            pool_choices=await service.pool_choices(db_session),
             errors=errors or {},
             config_errors=config_errors or {},
             unit_error=unit_error,

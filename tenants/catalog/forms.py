@@ -51,6 +51,16 @@ def product_values(form: Any) -> dict[str, Any]:
     elif kind == "fee":
         policy["percent"] = _number(text_of(form, "refund_percent") or "0")
     values["refund_policy"] = policy
+    # Only when the form has them, so a form without them leaves the stored limits alone.
+    # The pool checkboxes come with a hidden empty `pool_codes`: no box ticked is "no pools".
+    if "daily_capacity" in form:
+        values["daily_capacity"] = _optional_int(text_of(form, "daily_capacity"))
+    if "id_limit_per_day" in form:
+        values["id_limit_per_day"] = _number(text_of(form, "id_limit_per_day") or "1")
+    if "pool_codes" in form:
+        values["pool_codes"] = [
+            c for c in form.getall("pool_codes", []) if isinstance(c, str) and c
+        ]
     return values
 
 
@@ -66,6 +76,8 @@ def form_product(product: Any, values: Mapping[str, Any] | None = None) -> dict[
     for name in service.DATE_FIELDS:
         value = shown.get(name)
         shown[name] = value.isoformat() if isinstance(value, date) else (value or "")
+    if shown.get("daily_capacity") is None:
+        shown["daily_capacity"] = ""  # no limit of its own
     return shown
 
 

@@ -19,7 +19,9 @@ from vistapass.platform import pricing_registry
 from vistapass.platform.audit.service import Actor, jsonable, record
 from vistapass.platform.errors import Conflict, NotFound, VistapassError
 from vistapass.platform.plugin_api import InvalidConfig
+from vistapass.tenants.capacity.pools import list_pools, unknown_pools
 from vistapass.tenants.catalog.modes import enabled_modes
+from vistapass.tenants.models import CapacityPool
 from vistapass.tenants.models.catalog import Product, ProductUnit
 
 CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
@@ -29,7 +31,11 @@ STATUSES = ("draft", "on_sale", "off_sale")
 REFUND_KINDS = ("free_until", "fee", "none")
 TEXT_FIELDS = ("name_zh", "name_en", "description_zh", "description_en")
 DATE_FIELDS = ("sale_from", "sale_to", "visit_from", "visit_to")
-FLAG_FIELDS = ("real_name_required", "face_required")
+FLAG_FIELDS = ("real_name_required", "face_required", "flash_sale")
+# Selling limits: the product's own daily places, the shared pools it draws on, and
+# how many real-name tickets one ID document may hold per day.
+CAPACITY_FIELDS = ("daily_capacity", "pool_codes", "id_limit_per_day")
+MAX_CAPACITY = 1_000_000
 EDITABLE = (
     *TEXT_FIELDS,
     "pricing_mode",
@@ -39,6 +45,7 @@ EDITABLE = (
     "tax_rate_bp",
     "refund_policy",
     *FLAG_FIELDS,
+    *CAPACITY_FIELDS,
     "status",
     "sort_order",
 )
@@ -166,11 +173,47 @@ def _check(field: str, value: Any) -> Any:
         return _int(value, field, -100000, 100000, "invalid_value")
     if field == "refund_policy":
         return check_refund_policy(value)
+    if field == "daily_capacity":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
+            raise _fail(
+                "invalid_capacity",
+                field,
+                "The daily capacity is empty (no limit) or a whole number from 0 to 1000000.",
+            )
+        return value
+    if field == "id_limit_per_day":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
+            raise _fail(
+                "invalid_id_limit", field, "The ID limit per day is a whole number from 1 to 20."
+            )
+        return value
+    if field == "pool_codes":
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise _fail("invalid_pool", field, "Pools are a list of pool codes.")
+        return list(dict.fromkeys(value))  # each pool once, in the order given
     if field == "status":
         if value not in STATUSES:
             raise _fail("invalid_status", field, "The status is draft, on_sale or off_sale.")
         return value
     raise _fail("unknown_field", field, f"'{field}' cannot be changed here.")
+
+
+async def pool_choices(session: AsyncSession) -> list[CapacityPool]:
+    """The park's pools, for the editor's checkboxes."""
+    return await list_pools(session)
+
+
+async def _check_pools(session: AsyncSession, codes: list[str]) -> None:
+    unknown = await unknown_pools(session, codes)
+    if unknown:
+        raise _fail(
+            "unknown_pool",
+            "pool_codes",
+            "Unknown pool: choose from the park's pools.",
+            unknown=unknown,
+        )
 
 
 def _windows(values: Mapping[str, Any]) -> None:
@@ -237,6 +280,7 @@ async def create_product(session: AsyncSession, actor: Actor, data: Mapping[str,
         raise _fail("unknown_field", unknown[0], f"'{unknown[0]}' is not a product field.")
     values = {field: _check(field, value) for field, value in data.items() if field != "code"}
     await _require_enabled(session, values["pricing_mode"])
+    await _check_pools(session, values.get("pool_codes", []))
     values.setdefault("refund_policy", {"kind": "none"})
     values.setdefault("channels", [])
     values.setdefault("status", "draft")
@@ -262,6 +306,7 @@ async def update_product(
     if "code" in data and data["code"] != code:
         raise _fail("code_immutable", "code", "A product's code cannot change: it is in URLs.")
     values = {f: _check(f, v) for f, v in data.items() if f != "code"}
+    await _check_pools(session, values.get("pool_codes", []))
     mode = values.get("pricing_mode", product.pricing_mode)
     if mode != product.pricing_mode:
         await _require_enabled(session, mode)

@@ -4,6 +4,7 @@ Each session binds `tenant` to the park's real schema (`t_<slug>`) with
 `schema_translate_map`; unbound, the schema does not exist and queries fail.
 """
 
+from vistapass.tenants.models.admissions import Admission
 from vistapass.tenants.models.audit import AuditEntry
 from vistapass.tenants.models.base import TENANT_SCHEMA, TenantBase
 from vistapass.tenants.models.catalog import (
@@ -33,6 +34,7 @@ from vistapass.tenants.models.sales import (
 
 __all__ = [
     "TENANT_SCHEMA",
+    "Admission",
     "AuditEntry",
     "CalendarDay",
     "CapacityPool",

@@ -111,8 +111,16 @@ def test_an_operator_goes_from_nothing_to_a_staffed_park(live_server: LiveServer
     # 4. Invite a cashier and a gate staff member.
     staff = {"cashier": f"cashier-{slug}@example.com", "gate_staff": f"gate-{slug}@example.com"}
     pages = {
-        "cashier": ["Overview", "Products", "Calendar", "API tokens"],
-        "gate_staff": ["Overview", "API tokens"],
+        "cashier": [
+            "Overview",
+            "Products",
+            "Calendar",
+            "Orders",
+            "Window sales",
+            "Capacity",
+            "API tokens",
+        ],
+        "gate_staff": ["Overview", "Check-in", "API tokens"],
     }
     for role, email in staff.items():
         browser.get(f"{live_server.url}/p/{slug}/console/staff")

@@ -40,6 +40,10 @@ def test_navigation_shows_what_the_role_may_open(client, migrated, make_member) 
         "Overview",
         "Products",
         "Calendar",
+        "Orders",
+        "Window sales",
+        "Check-in",
+        "Capacity",
         "Staff",
         "Park settings",
         "Custom domains",
@@ -51,7 +55,7 @@ def test_navigation_shows_what_the_role_may_open(client, migrated, make_member) 
     gate = make_member("alpha", "gate_staff")
     sign_in(client, migrated, gate)
     page = client.get("/p/alpha/console/", headers={"accept-language": "en"})
-    assert nav_labels(page.text) == ["Overview", "API tokens"]
+    assert nav_labels(page.text) == ["Overview", "Check-in", "API tokens"]
 
 
 def test_chinese_by_default_english_by_choice_and_remembered(client, migrated, make_member) -> None:

@@ -1,0 +1,98 @@
+"""The check-in API under `/p/<slug>/api/v1/checkin/`: scan, search, read QR codes from images.
+
+`POST scans` is the online redeem: idempotent by the client's `nonce`, with
+entry and exit, decided by the same rules as the gates (`rules.decide`). It
+answers 200 with the decision whether the ticket was admitted or not; only a
+request that is not a scan at all (unknown direction, a mistyped ID document)
+gets an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, JSONBody
+
+from vistapass.platform.authz.permissions import requires
+from vistapass.platform.console.i18n import current_language
+from vistapass.platform.identity.principal import resolve_principal
+from vistapass.platform.models.base import utcnow
+from vistapass.platform.tenancy.dependencies import TenantDbSession
+from vistapass.tenants.checkin.frames import MAX_FRAME_BYTES, read_codes_async
+from vistapass.tenants.checkin.search import search
+from vistapass.tenants.checkin.service import Presented, ScanError, park_clock, scan
+from vistapass.tenants.checkin.views import decision_json, search_json
+from vistapass.tenants.orders.context import selling_for
+
+SCAN = requires("checkin:scan")
+# Room for multipart framing around the largest image read_codes accepts.
+FRAME_BODY_LIMIT = MAX_FRAME_BYTES + 64 * 1024
+
+
+class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: str
+    direction: str = "entry"
+    device: str = ""
+    nonce: str | None = None  # send a fresh one per scan; resend it only on a retry
+    zone: str | None = None
+    document_type: str | None = None  # an ID document shown with a named ticket
+    document_number: str | None = None
+
+
+def presented(data: ScanIn) -> Presented | None:
+    if not data.document_type and not data.document_number:
+        return None
+    if not data.document_type or not data.document_number:
+        raise ScanError(
+            "Give both the document type and its number.",
+            code="invalid_document",
+            details={"field": "document_number" if data.document_type else "document_type"},
+        )
+    return Presented(data.document_type, data.document_number)
+
+
+class CheckinApiController(Controller):
+    path = "/api/v1/checkin"
+    tags = ["checkin"]
+
+    @post(
+        "/scans",
+        summary="Check a ticket in or out (idempotent by nonce)",
+        opt=SCAN,
+        status_code=200,
+    )
+    async def scan(
+        self, request: Request[Any, Any, Any], db_session: TenantDbSession, data: JSONBody[ScanIn]
+    ) -> dict[str, Any]:
+        principal = await resolve_principal(request)
+        decision = await scan(
+            db_session,
+            selling_for(request.app.state),
+            code=data.code,
+            direction=data.direction,
+            device=data.device,
+            nonce=data.nonce,
+            now=utcnow(),
+            zone=data.zone,
+            document=presented(data),
+            staff_user_id=principal.user_id if principal else None,
+        )
+        return decision_json(decision, current_language.get())
+
+    @get("/search", summary="Orders by code, contact name or phone, with ticket states", opt=SCAN)
+    async def search(self, db_session: TenantDbSession, q: FromQuery[str] = "") -> dict[str, Any]:
+        today = (await park_clock(db_session, utcnow())).today
+        orders = await search(db_session, q, today)
+        return {"query": q, "orders": search_json(orders, current_language.get())}
+
+    @post(
+        "/frames",
+        summary="The QR codes in a camera frame or photo (JPEG, PNG or WebP body)",
+        opt=SCAN,
+        status_code=200,
+        request_max_body_size=FRAME_BODY_LIMIT,
+    )
+    async def frames(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return {"codes": await read_codes_async(await request.body())}
