@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install browser run test lint format bench-tenancy bench-sale
+.PHONY: install browser run test lint format bench-tenancy bench-sale bench-pages
 
 $(INSTALLED): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,6 @@ bench-tenancy: install
 
 bench-sale: install
 	$(PY) bench/sale.py
+
+bench-pages: install
+	$(PY) bench/pages.py

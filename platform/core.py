@@ -60,6 +60,7 @@ from vistapass.platform.tenancy.dependencies import tenant_router
 from vistapass.platform.tenancy.resolution import DomainResolver
 from vistapass.platform.tokens.controllers import TOKEN_ROUTES
 from vistapass.platform.worker.broker import configure_broker
+from vistapass.tenants.booking.routes import BOOKING_ROUTES
 from vistapass.tenants.capacity.controllers import CAPACITY_ROUTES
 from vistapass.tenants.catalog.api import CatalogApiController
 from vistapass.tenants.catalog.controllers import CATALOG_ROUTES
@@ -110,6 +111,7 @@ TENANT_ROUTES: list[Any] = [
     *TICKET_ROUTES,
     *ORDERS_CONSOLE_ROUTES,
     *CAPACITY_ROUTES,
+    *BOOKING_ROUTES,
     *CHECKIN_ROUTES,
     *WINDOW_ROUTES,
 ]
@@ -129,6 +131,7 @@ TEMPLATE_DIRS = [
     ROOT / "tenants" / "orders" / "templates",
     ROOT / "tenants" / "orders_console" / "templates",
     ROOT / "tenants" / "capacity" / "templates",
+    ROOT / "tenants" / "booking" / "templates",
     ROOT / "tenants" / "checkin" / "templates",
     ROOT / "tenants" / "window" / "templates",
 ]
@@ -137,6 +140,7 @@ TEMPLATE_DIRS = [
 # never live here: they come from a Python package or npm at build time.
 STATIC_DIRS = [
     ROOT / "platform" / "static",
+    ROOT / "tenants" / "booking" / "static",
     ROOT / "tenants" / "checkin" / "static",
     ROOT / "tenants" / "window" / "static",
 ]

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     # key, web orders take the labelled test payment outside production.
     stripe_api_key: str = ""
     stripe_webhook_secret: str = ""
+    stripe_publishable_key: str = ""  # pk_...: the booking page's Stripe.js needs it
     stripe_api_base: str = ""  # tests point the real client at a local stand-in
     platform_fee_bp: int = Field(default=100, ge=0, le=10_000)  # of each Stripe payment
     platform_fee_fixed: int = Field(default=0, ge=0)  # minor units per Stripe payment

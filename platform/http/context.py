@@ -167,3 +167,10 @@ class RequestContext:
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def park_base(scope_state: dict[str, object] | None, slug: str) -> str:
+    """The prefix of a park's links as its visitor sees them: `/p/<slug>` when the
+    request came in under that path, "" when it came to the park's own host (which
+    TenantHostRouting marks in the scope's state)."""
+    return "" if (scope_state or {}).get("tenant_host") else f"/p/{slug}"

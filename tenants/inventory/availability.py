@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.plugin_api import Day
 from vistapass.platform.tenancy.binding import current_tenant
-from vistapass.tenants.calendar.service import day_info
-from vistapass.tenants.inventory.service import Need, needs_for, product_slots
+from vistapass.tenants.calendar.service import days as calendar_days
+from vistapass.tenants.inventory.service import Need, needs_for, pools_for, product_slots
 from vistapass.tenants.models import CapacityPool, Product
 from vistapass.tenants.orders.context import Selling
 
@@ -69,32 +70,41 @@ async def invalidate(selling: Selling, slug: str, days: Iterable[date]) -> None:
         await selling.redis.delete(*keys)
 
 
-async def _taken(session: AsyncSession, needs: list[Need]) -> dict[tuple[str, str], int]:
-    """Places taken per (scope, slot) for one day, expired holds not counted."""
-    if not needs:
+async def _taken(
+    session: AsyncSession, scopes: set[str], first: date, last: date
+) -> dict[tuple[str, date, str], int]:
+    """Places taken per (scope, day, slot) over a range, expired holds not counted."""
+    if not scopes:
         return {}
     rows = await session.execute(
         text(
-            "SELECT b.scope, b.slot, b.taken - COALESCE((SELECT sum(h.quantity) "
+            "SELECT b.scope, b.day, b.slot, b.taken - COALESCE((SELECT sum(h.quantity) "
             "FROM order_holds h WHERE h.bucket_id = b.id AND h.released_at IS NULL "
             "AND h.expires_at IS NOT NULL AND h.expires_at < now()), 0) AS taken "
-            "FROM inventory_buckets b WHERE b.day = :day AND b.scope = ANY(:scopes)"
+            "FROM inventory_buckets b WHERE b.day BETWEEN :first AND :last "
+            "AND b.scope = ANY(:scopes)"
         ),
-        {"day": needs[0].day, "scopes": sorted({need.scope for need in needs})},
+        {"first": first, "last": last, "scopes": sorted(scopes)},
     )
-    return {(row.scope, row.slot): int(row.taken) for row in rows}
+    return {(row.scope, row.day, row.slot): int(row.taken) for row in rows}
 
 
-def _left(needs: list[Need], taken: dict[tuple[str, str], int]) -> int | None:
+def _left(needs: list[Need], taken: dict[tuple[str, date, str], int]) -> int | None:
     if not needs:
         return None
-    return max(min(need.capacity - taken.get((need.scope, need.slot), 0) for need in needs), 0)
+    return max(
+        min(need.capacity - taken.get((need.scope, need.day, need.slot), 0) for need in needs),
+        0,
+    )
 
 
-async def _compute(
-    session: AsyncSession, product: Product, pools: dict[str, CapacityPool], day: date
+def _answer(
+    product: Product,
+    pools: dict[str, CapacityPool],
+    info: Day,
+    taken: dict[tuple[str, date, str], int],
 ) -> DayAvailability:
-    info = await day_info(session, day)
+    day = info.date
     slots = product_slots(product)
     outside = (product.visit_from and day < product.visit_from) or (
         product.visit_to and day > product.visit_to
@@ -102,13 +112,9 @@ async def _compute(
     if not info.is_open or outside:
         closed = [SlotAvailability(s.code, s.start, s.end, "closed", 0) for s in slots]
         return DayAvailability(day.isoformat(), "closed", 0, closed)
-    all_needs = needs_for(product, pools, day, None, 1)
-    slot_needs = {s.code: needs_for(product, pools, day, s.code, 1) for s in slots}
-    every = all_needs + [need for needs in slot_needs.values() for need in needs]
-    taken = await _taken(session, every)
     slot_answers = []
     for slot in slots:
-        needs = slot_needs[slot.code]
+        needs = needs_for(product, pools, day, slot.code, 1)
         left = _left(needs, taken)
         capacity = min((need.capacity for need in needs), default=None)
         slot_answers.append(
@@ -126,37 +132,52 @@ async def _compute(
             else "limited"
         )
     else:
+        all_needs = needs_for(product, pools, day, None, 1)
         left = _left(all_needs, taken)
         capacity = min((need.capacity for need in all_needs), default=None)
         state = state_for(left, capacity)
     return DayAvailability(day.isoformat(), state, left, slot_answers)
 
 
+def _decode(cached: bytes) -> DayAvailability:
+    raw: dict[str, Any] = json.loads(cached)
+    raw["slots"] = [SlotAvailability(**slot) for slot in raw["slots"]]
+    return DayAvailability(**raw)
+
+
 async def availability(
     session: AsyncSession, selling: Selling, product: Product, first: date, days: int
 ) -> list[DayAvailability]:
+    """One answer per day from `first`: cached days from one Redis round trip, the
+    rest computed together (one calendar read, one bucket query) and cached."""
     schema = current_tenant(session).schema_name
     field = str(product.id)
-    pools: dict[str, CapacityPool] | None = None
-    answers = []
-    for offset in range(min(days, MAX_DAYS)):
-        day = first + timedelta(days=offset)
-        key = _cache_key(selling, schema, day)
-        cached = await selling.redis.hget(key, field)
-        if cached is not None:
-            raw: dict[str, Any] = json.loads(cached)
-            raw["slots"] = [SlotAvailability(**slot) for slot in raw["slots"]]
-            answers.append(DayAvailability(**raw))
-            continue
-        if pools is None:
-            pools = {
-                pool.code: pool
-                for pool in await session.scalars(
-                    select(CapacityPool).where(CapacityPool.code.in_(product.pool_codes))
-                )
-            }
-        answer = await _compute(session, product, pools, day)
-        await selling.redis.hset(key, field, json.dumps(asdict(answer)))
-        await selling.redis.expire(key, CACHE_SECONDS)
-        answers.append(answer)
-    return answers
+    wanted = [first + timedelta(days=offset) for offset in range(min(days, MAX_DAYS))]
+    keys = [_cache_key(selling, schema, day) for day in wanted]
+    reads = selling.redis.pipeline(transaction=False)
+    for key in keys:
+        reads.hget(key, field)
+    cached = await reads.execute()
+    missing = [day for day, hit in zip(wanted, cached, strict=True) if hit is None]
+    computed: dict[date, DayAvailability] = {}
+    if missing:
+        pools = await pools_for(session, product)
+        scopes = {
+            need.scope
+            for slot in [None, *(s.code for s in product_slots(product))]
+            for need in needs_for(product, pools, missing[0], slot, 1)
+        }
+        taken = await _taken(session, scopes, missing[0], missing[-1])
+        infos = {info.date: info for info in await calendar_days(session, missing[0], missing[-1])}
+        writes = selling.redis.pipeline(transaction=False)
+        for day in missing:
+            answer = _answer(product, pools, infos[day], taken)
+            computed[day] = answer
+            key = _cache_key(selling, schema, day)
+            writes.hset(key, field, json.dumps(asdict(answer)))
+            writes.expire(key, CACHE_SECONDS)
+        await writes.execute()
+    return [
+        computed[day] if hit is None else _decode(hit)
+        for day, hit in zip(wanted, cached, strict=True)
+    ]

@@ -11,6 +11,7 @@ every one of them into words, so all visible text lives in `tickets.po`.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.i18n import LANGUAGES, current_language
 from vistapass.platform.console.pages import Page
+from vistapass.platform.http.context import park_base
 from vistapass.platform.storage import Storage
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.catalog.extras import money
@@ -138,6 +140,13 @@ def _count(value: Any) -> int | None:
 
 def qr_svg(text: str) -> Markup:
     """The ticket's code as inline SVG, sized by CSS (a viewBox, no fixed width)."""
+    # segno writes only numbers and colours into the markup, never the encoded text.
+    return Markup(_svg(text))  # noqa: S704
+
+
+# A ticket's code never changes, and drawing it is most of the page's render time.
+@functools.lru_cache(maxsize=1024)
+def _svg(text: str) -> str:
     code = segno.make(text, micro=False, error="m")
     svg = code.svg_inline(
         scale=1,
@@ -148,8 +157,7 @@ def qr_svg(text: str) -> Markup:
         svgclass="qr-code",
         lineclass=None,
     )
-    # segno writes only numbers and colours into the markup, never the encoded text.
-    return Markup(svg)  # noqa: S704
+    return str(svg)
 
 
 def rules_of(ticket: Ticket, language: str) -> Rules:
@@ -256,6 +264,7 @@ def park_context(
     return {
         "park": profile,
         "slug": slug,
+        "base": park_base(request.scope.get("state"), slug),
         "lang": current_language.get(),
         "logo_url": logo_url,
         "brand_primary": _colour(profile.brand_primary, DEFAULT_PRIMARY),
@@ -308,6 +317,7 @@ async def ticket_page(
         context={
             **frame,
             "order": view,
+            "token": token,
             "switch_url": _switch_link(request, language, list(profile.languages or [])),
         },
         headers=PAGE_HEADERS,

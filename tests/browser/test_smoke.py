@@ -8,7 +8,8 @@ from tests.browser.conftest import LiveServer, screenshot
 
 
 def test_a_park_page_renders_on_a_phone_sized_window(live_server: LiveServer, browser) -> None:
-    browser.get(f"{live_server.url}/p/alpha/")
+    # Pages follow the browser's language; Chinese is chosen here as a visitor would.
+    browser.get(f"{live_server.url}/lang/zh-CN?next=/p/alpha/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Alpha Park"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     viewport = browser.execute_script("return window.innerWidth")
