@@ -192,6 +192,11 @@ class CorePlugin(InitPluginProtocol):
             yield
         finally:
             self.domains = None
+            # Selling (tenants/orders/context.py) is made on first use; its Stripe
+            # client holds connections of its own.
+            selling = getattr(app.state, "selling", None)
+            if selling is not None and selling.stripe is not None:
+                await selling.stripe.aclose()
             await redis.aclose()
             await db.dispose()
             app.state.broker.close()
