@@ -9,7 +9,7 @@ gets an error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -32,13 +32,16 @@ FRAME_BODY_LIMIT = MAX_FRAME_BYTES + 64 * 1024
 
 
 class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    code: str
-    direction: str = "entry"
-    device: str = ""
-    nonce: str | None = None  # send a fresh one per scan; resend it only on a retry
-    zone: str | None = None
-    document_type: str | None = None  # an ID document shown with a named ticket
-    document_number: str | None = None
+    # Bounds match the admissions columns: a longer value is a 400, not a database error.
+    code: Annotated[str, msgspec.Meta(max_length=2000)]
+    direction: str = "entry"  # anything but entry/exit is a 422 invalid_direction
+    device: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    # Send a fresh nonce per scan; resend it only on a retry.
+    nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    zone: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    # An ID document shown with a named ticket.
+    document_type: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    document_number: Annotated[str, msgspec.Meta(max_length=40)] | None = None
 
 
 def presented(data: ScanIn) -> Presented | None:

@@ -75,6 +75,8 @@ def test_a_scan_without_the_csrf_header_or_with_bad_fields(
     assert typo.status_code == 422 and typo.json()["error"]["code"] == "invalid_check_digit"
     junk = scan(client, sale_park, "hello")
     assert junk.status_code == 200 and junk.json()["code"] == "malformed"
+    too_long = scan(client, sale_park, "VP1:X", device="d" * 500)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "invalid_request"
 
 
 def test_search_by_order_code_name_or_phone(client, migrated, sale_park, make_member) -> None:

@@ -282,3 +282,21 @@ def test_a_free_order_is_paid_at_once_with_its_tickets(client, sale_park, db_run
     assert order["status"] == "paid" and order["total"] == 0
     assert order["payment"]["provider"] == "free"
     assert all(t["state"] == "valid" and t["qr"] for t in order["tickets"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"locale": "x" * 30},
+        {"contact": {"name": "Li", "email": "not-an-email"}},
+        {"contact": {"name": "Li" * 100, "email": "li@example.com"}},
+        {"contact": {"name": "Li", "email": "li@example.com", "phone": "call me"}},
+        {"payment": "p" * 100},
+    ],
+)
+def test_out_of_bounds_fields_are_a_400_naming_the_field(client, sale_park, change) -> None:
+    body = {**order_body("day-ticket", open_weekday(), [{"unit": "adult", "quantity": 1}])}
+    body.update(change)
+    response = buy(client, sale_park, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
