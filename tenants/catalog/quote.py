@@ -22,6 +22,7 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteRequest,
     Renewal,
+    SlotCatalog,
 )
 from vistapass.platform.pricing_registry import get_mode
 from vistapass.tenants.calendar.service import day_info
@@ -194,6 +195,15 @@ async def quote_basket(
             details={"mode": product.pricing_mode},
         )
     mode = get_mode(product.pricing_mode)
+    if slot is not None and not (
+        isinstance(mode, SlotCatalog) and mode.slots(product.pricing_config)
+    ):
+        # A mode that sells no slots would ignore one; the order would then keep it.
+        raise QuoteError(
+            "This product is not sold by time slot.",
+            code="unknown_slot",
+            details={"slot": slot},
+        )
     _check_dates(product, visit_date, today)
     day = await day_info(session, visit_date)
     if not day.is_open:

@@ -175,6 +175,8 @@ def test_a_failed_request_frees_its_key_for_a_retry(client, sale_park, db_run) -
         ({"date": (park_today() - timedelta(days=1)).isoformat()}, 422, "date_in_past"),
         ({"payment": "gold-bars"}, 422, "invalid_payment_method"),
         ({"payment": "cash"}, 422, "invalid_payment_method"),
+        ({"slot": "10:00"}, 422, "unknown_slot"),
+        ({"slot": "x" * 300}, 422, "unknown_slot"),
     ],
 )
 def test_bad_orders_are_refused_with_a_code(client, sale_park, change, status, code) -> None:
