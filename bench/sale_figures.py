@@ -151,3 +151,40 @@ class Plan:
         capacities = {(HOT_PRODUCT, HOT_SLOT): self.hot_capacity}
         capacities.update({(SPREAD_PRODUCT, s): self.spread_capacity for s in self.spread_slots})
         return capacities
+
+
+def detail_pairs(figures: Figures) -> list[tuple[str, str]]:
+    assert figures.hot is not None and figures.spread is not None
+    pairs = [
+        ("clients", str(figures.clients)),
+        ("workers", str(figures.workers) if figures.workers else "external"),
+        ("raw_hot_tx_s", f"{figures.raw_hot.tx_s:.1f}"),
+        ("raw_spread_tx_s", f"{figures.raw_spread.tx_s:.1f}"),
+    ]
+    pairs += [(f"pgbench_{name}_tx_s", f"{tx:.1f}") for name, tx in figures.pgbench_tx_s.items()]
+    for phase in (figures.hot, figures.spread):
+        pairs += [
+            (f"{phase.name}_requests", str(phase.requests)),
+            (f"{phase.name}_sold", str(phase.sold)),
+            (f"{phase.name}_errors", str(phase.error_count)),
+            (f"{phase.name}_p50_ms", f"{percentile(phase.latencies, 0.50) * 1000:.1f}"),
+            (f"{phase.name}_p95_ms", f"{percentile(phase.latencies, 0.95) * 1000:.1f}"),
+            (f"{phase.name}_p99_ms", f"{percentile(phase.latencies, 0.99) * 1000:.1f}"),
+        ]
+    pairs += [
+        ("hot_early_sold_out", str(figures.hot.early_sold_out)),
+        ("hot_rejects_s", f"{figures.hot.rejects_s:.1f}"),
+        ("hot_phase_s", f"{figures.hot.wall_s:.2f}"),
+    ]
+    return pairs
+
+
+def final_pairs(figures: Figures) -> list[tuple[str, str]]:
+    assert figures.hot is not None and figures.spread is not None
+    return [
+        ("hot_orders_s", f"{figures.hot.orders_s:.1f}"),
+        ("hot_ratio", f"{figures.hot_ratio:.3f}"),
+        ("spread_orders_s", f"{figures.spread.orders_s:.1f}"),
+        ("spread_ratio", f"{figures.spread_ratio:.3f}"),
+        ("oversold", str(figures.oversold)),
+    ]

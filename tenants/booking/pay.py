@@ -9,8 +9,6 @@ until its hold ends; after that the page offers step 1 again with the same choic
 
 from __future__ import annotations
 
-import hmac
-from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -34,8 +32,13 @@ from vistapass.tenants.catalog.extras import money
 from vistapass.tenants.inventory.service import product_slots
 from vistapass.tenants.models import Order, Product
 from vistapass.tenants.orders.context import selling_for
-from vistapass.tenants.orders.payment import PAID_STATES, confirm_payment
-from vistapass.tenants.orders.service import OrderNotFound, is_expired, load_order
+from vistapass.tenants.orders.payment import PAID_STATES, pay_in_test
+from vistapass.tenants.orders.service import (
+    OrderNotFound,
+    is_expired,
+    load_buyer_order,
+    load_order,
+)
 from vistapass.tenants.orders.stripe_payments import start_stripe_payment
 from vistapass.tenants.park.service import get_profile
 from vistapass.tenants.payments.stripe_gateway import PaymentProviderError
@@ -46,13 +49,9 @@ Token = Annotated[str | None, QueryParameter(name="t")]
 async def buyer_order(session: AsyncSession, code: str, token: str | None) -> Order | None:
     """The order whose link the visitor holds; a wrong token is as good as no order."""
     try:
-        order = await load_order(session, code)
+        return await load_buyer_order(session, code, token)
     except OrderNotFound:
         return None
-    # Bytes: compare_digest refuses non-ASCII text, and a mangled link is no 500.
-    if not token or not hmac.compare_digest(order.access_token.encode(), token.encode()):
-        return None
-    return order
 
 
 def order_missing(context: dict[str, Any]) -> Template:
@@ -205,16 +204,7 @@ async def test_payment(
         )
         if payable:
             locked = await load_order(session, order.code, for_update=True)
-            await confirm_payment(
-                session,
-                selling,
-                locked,
-                provider="test",
-                provider_ref=f"test_{locked.code}",
-                amount=locked.total,
-                platform_fee=0,
-                business_date=datetime.now(ZoneInfo(profile.time_zone)).date(),
-            )
+            await pay_in_test(session, selling, locked)
         paid = order.status in PAID_STATES
         ticket_url = ticket_page_url(base, order)
         pay_url = f"{base}/buy/pay/{order.code}?t={order.access_token}"

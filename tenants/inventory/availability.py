@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.plugin_api import Day
 from vistapass.platform.tenancy.binding import current_tenant
+from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.calendar.service import days as calendar_days
 from vistapass.tenants.inventory.service import Need, needs_for, pools_for, product_slots
 from vistapass.tenants.models import CapacityPool, Product
@@ -62,8 +63,6 @@ def _cache_key(selling: Selling, schema: str, day: date) -> str:
 
 
 async def invalidate(selling: Selling, slug: str, days: Iterable[date]) -> None:
-    from vistapass.platform.tenancy.naming import schema_for
-
     schema = schema_for(slug)
     keys = [_cache_key(selling, schema, day) for day in days]
     if keys:

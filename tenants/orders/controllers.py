@@ -7,7 +7,6 @@ idempotent replay, a sold-out retry and the order itself are separate steps.
 
 from __future__ import annotations
 
-import hmac
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -23,18 +22,19 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
 from vistapass.tenants.inventory.service import SoldOut
+from vistapass.tenants.models import Order
 from vistapass.tenants.orders import idempotency
 from vistapass.tenants.orders.context import Selling, selling_for
 from vistapass.tenants.orders.holders import HolderIn
-from vistapass.tenants.orders.payment import confirm_payment
+from vistapass.tenants.orders.payment import pay_in_test
 from vistapass.tenants.orders.refunds import refund_order
+from vistapass.tenants.orders.release import cancel_order
 from vistapass.tenants.orders.schemas import OrderIn, RefundIn, WindowSaleIn
 from vistapass.tenants.orders.service import (
     Buyer,
     OrderError,
-    OrderNotFound,
     OrderRequest,
-    cancel_order,
+    load_buyer_order,
     load_order,
     place,
     refuse_if_sold_out,
@@ -79,20 +79,21 @@ async def _place(
             raise
         return Response(stored.body, status_code=stored.status, headers=REPLAYED)
     outcome = await idempotency.run_once(
-        selling.db, slug, scope, key, raw, partial(place, selling, slug, order_request)
+        selling.db,
+        slug,
+        scope,
+        key,
+        raw,
+        partial(place, selling, slug, order_request, sold_out_checked=True),
     )
     if isinstance(outcome, idempotency.Replay):
         return Response(outcome.body, status_code=outcome.status, headers=REPLAYED)
     return Response(outcome, status_code=201)
 
 
-async def _buyer_order(selling: Selling, slug: str, code: str, token: str | None) -> Any:
-    """The order whose link token the caller holds; a wrong token is a missing order."""
+async def _buyer_order(selling: Selling, slug: str, code: str, token: str | None) -> Order:
     async with tenant_session(selling.db, slug) as session:
-        order = await load_order(session, code)
-        if not token or not hmac.compare_digest(order.access_token.encode(), token.encode()):
-            raise OrderNotFound(f"No order '{code}'.", details={"order": code})
-        return order
+        return await load_buyer_order(session, code, token)
 
 
 class OrderController(Controller):
@@ -228,17 +229,7 @@ class OrderController(Controller):
             )
         async with tenant_session(selling.db, tenant_slug) as session:
             locked = await load_order(session, order.code, for_update=True)
-            profile = await get_profile(session)
-            outcome = await confirm_payment(
-                session,
-                selling,
-                locked,
-                provider="test",
-                provider_ref=f"test_{locked.code}",
-                amount=locked.total,
-                platform_fee=0,
-                business_date=datetime.now(ZoneInfo(profile.time_zone)).date(),
-            )
+            outcome = await pay_in_test(session, selling, locked)
             view = await order_view(session, locked)
             return {"outcome": outcome, "order": view}
 

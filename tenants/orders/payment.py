@@ -19,8 +19,9 @@ from vistapass.platform.worker.enqueue import enqueue_job
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.ledger.service import record_payment
 from vistapass.tenants.models import Order, Product
-from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.refunds import send_refund
+from vistapass.tenants.park.service import get_profile
 from vistapass.tenants.tickets.issue import issue_tickets
 
 log = get_logger(__name__)
@@ -129,6 +130,21 @@ async def confirm_payment(
         business_date=business_date,
     )
     return "paid" if settled else "duplicate"
+
+
+async def pay_in_test(session: AsyncSession, selling: Selling, order: Order) -> str:
+    """The development payment: confirmed at once, as a provider would; no money moves."""
+    profile = await get_profile(session)
+    return await confirm_payment(
+        session,
+        selling,
+        order,
+        provider="test",
+        provider_ref=f"test_{order.code}",
+        amount=order.total,
+        platform_fee=0,
+        business_date=local_now(profile.time_zone).date(),
+    )
 
 
 async def _refund_unplaceable(

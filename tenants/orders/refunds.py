@@ -22,6 +22,7 @@ from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.binding import after_commit, current_tenant
 from vistapass.platform.worker.enqueue import enqueue_job
 from vistapass.tenants.inventory import service as inventory
+from vistapass.tenants.inventory.availability import invalidate
 from vistapass.tenants.ledger.service import record_payment
 from vistapass.tenants.models import Order, Product, Ticket
 from vistapass.tenants.orders.context import Selling
@@ -172,14 +173,12 @@ async def refund_order(
             product, await inventory.pools_for(session, product), visit, order.slot, len(chosen)
         )
 
-        async def invalidate() -> None:
-            from vistapass.tenants.inventory.availability import invalidate as drop
-
+        async def announce() -> None:
             await selling.gate.returned(tenant.schema_name, returned)
             await selling.gate.forget_sold_out(tenant.schema_name, product_code, visit)
-            await drop(selling, tenant.slug, {visit})
+            await invalidate(selling, tenant.slug, {visit})
 
-        after_commit(session, invalidate)
+        after_commit(session, announce)
     await send_refund(session, order, amount, reason, business_date=business_date)
     return RefundResult(order=order, amount=amount, tickets=chosen)
 

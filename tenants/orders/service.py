@@ -8,6 +8,7 @@ order or none.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -16,19 +17,20 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vistapass.platform.errors import VistapassError
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.plugin_api import BasketLine, Entitlement, Quote
 from vistapass.platform.tenancy.binding import after_commit, current_tenant, tenant_session
 from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.inventory import service as inventory
+from vistapass.tenants.inventory.availability import invalidate
 from vistapass.tenants.inventory.gate import Admission
-from vistapass.tenants.models import Order, OrderLine, Product, Ticket
+from vistapass.tenants.models import Order, OrderLine, Ticket
 from vistapass.tenants.orders.context import Selling, local_now
+from vistapass.tenants.orders.errors import OrderError, OrderNotFound
 from vistapass.tenants.orders.holders import (
     HolderIn,
     IdLimitReached,
@@ -38,6 +40,7 @@ from vistapass.tenants.orders.holders import (
 )
 from vistapass.tenants.orders.idempotency import IdempotencyClaim, finish
 from vistapass.tenants.orders.payment import settle_paid
+from vistapass.tenants.orders.release import reclaim_expired, reclaim_expired_claims
 from vistapass.tenants.orders.views import order_view
 from vistapass.tenants.park.service import get_profile
 
@@ -45,19 +48,8 @@ from vistapass.tenants.park.service import get_profile
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10
 
-CHANNELS_FOR_BUYERS = frozenset({"web"})
 IMMEDIATE_PROVIDERS = frozenset({"free", "cash", "card_terminal"})
 PENDING_PROVIDERS = frozenset({"stripe", "test"})
-
-
-class OrderError(VistapassError):
-    status_code = 422
-    code = "order_rejected"
-
-
-class OrderNotFound(VistapassError):
-    status_code = 404
-    code = "order_not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +329,7 @@ async def place_order(
     request: OrderRequest,
     *,
     idempotency: IdempotencyClaim | None = None,
+    sold_out_checked: bool = False,
 ) -> dict[str, Any]:
     """Write the order in one transaction and return the buyer's view of it.
 
@@ -344,14 +337,15 @@ async def place_order(
     expired in a transaction of their own and the sale is tried once more.
     """
     schema = schema_for(slug)
-    await refuse_if_sold_out(selling, slug, request)
+    if not sold_out_checked:
+        await refuse_if_sold_out(selling, slug, request)
     for attempt in (1, 2):
         admitted: list[Admission] = []
         try:
             async with tenant_session(selling.db, slug) as session:
                 body, needs = await _write_order(session, selling, request, idempotency, admitted)
                 days = {need.day for need in needs}
-                after_commit(session, partial(_invalidate, selling, slug, days))
+                after_commit(session, partial(invalidate, selling, slug, days))
             return body
         except inventory.SoldOut as exc:
             for admission in admitted:
@@ -385,109 +379,18 @@ async def place_order(
 
 
 async def place(
-    selling: Selling, slug: str, request: OrderRequest, claim: IdempotencyClaim | None
+    selling: Selling,
+    slug: str,
+    request: OrderRequest,
+    claim: IdempotencyClaim | None,
+    *,
+    sold_out_checked: bool = False,
 ) -> dict[str, Any]:
-    """`place_order` in the shape `idempotency.run_once` calls."""
-    return await place_order(selling, slug, request, idempotency=claim)
-
-
-async def _invalidate(selling: Selling, slug: str, days: set[date]) -> None:
-    from vistapass.tenants.inventory.availability import invalidate
-
-    await invalidate(selling, slug, days)
-
-
-async def reclaim_expired(selling: Selling, slug: str, needs: Sequence[inventory.Need]) -> int:
-    """Expire the unpaid orders whose holds ran out in these buckets; how many."""
-    async with tenant_session(selling.db, slug) as session:
-        expired = 0
-        for order_id in await inventory.expired_orders_in(session, needs):
-            if await expire_order(session, selling, order_id):
-                expired += 1
-        return expired
-
-
-async def reclaim_expired_claims(
-    selling: Selling, slug: str, document_hash: bytes, day: date
-) -> int:
-    """Expire the unpaid, timed-out orders holding this document's claims for `day`."""
-    async with tenant_session(selling.db, slug) as session:
-        rows = await session.execute(
-            text(
-                "SELECT DISTINCT c.order_id FROM identity_claims c "
-                "JOIN orders o ON o.id = c.order_id WHERE c.document_hash = :hash "
-                "AND c.day = :day AND o.status = 'pending' AND o.expires_at < now()"
-            ),
-            {"hash": document_hash, "day": day},
-        )
-        expired = 0
-        for order_id in list(rows.scalars()):
-            if await expire_order(session, selling, order_id):
-                expired += 1
-        return expired
-
-
-async def expire_order(session: AsyncSession, selling: Selling, order_id: uuid.UUID) -> bool:
-    """Expire one unpaid order whose time is up, giving back its places and claims."""
-    row = (
-        await session.execute(
-            text(
-                "UPDATE orders SET status = 'expired', closed_at = now(), updated_at = now() "
-                "WHERE id = :id AND status = 'pending' AND expires_at < now() RETURNING id"
-            ),
-            {"id": order_id},
-        )
-    ).first()
-    if row is None:
-        return False  # paid or closed meanwhile: its places are not ours to take
-    await _give_back(session, selling, order_id)
-    return True
-
-
-async def cancel_order(session: AsyncSession, selling: Selling, order: Order) -> Order:
-    """The buyer (or staff) gives up an unpaid order."""
-    if order.status != "pending":
-        raise OrderError(
-            f"Only an unpaid order can be cancelled; this one is {order.status}.",
-            code="order_not_pending",
-            details={"status": order.status},
-        )
-    await session.execute(
-        text(
-            "UPDATE orders SET status = 'cancelled', closed_at = now(), updated_at = now() "
-            "WHERE id = :id"
-        ),
-        {"id": order.id},
+    """`place_order` in the shape `idempotency.run_once` calls. `sold_out_checked`:
+    the caller asked `refuse_if_sold_out` already, so Redis is not asked twice."""
+    return await place_order(
+        selling, slug, request, idempotency=claim, sold_out_checked=sold_out_checked
     )
-    await _give_back(session, selling, order.id)
-    await session.refresh(order)
-    return order
-
-
-async def _give_back(session: AsyncSession, selling: Selling, order_id: uuid.UUID) -> None:
-    order = await session.get(Order, order_id)
-    assert order is not None
-    product = await session.get(Product, order.product_id)
-    assert product is not None
-    await inventory.release(session, order_id)
-    await session.execute(
-        text("DELETE FROM identity_claims WHERE order_id = :id"), {"id": order_id}
-    )
-    needs = inventory.needs_for(
-        product,
-        await inventory.pools_for(session, product),
-        order.visit_date,
-        order.slot,
-        order.places,
-    )
-    schema = current_tenant(session).schema_name
-    slug = current_tenant(session).slug
-    after_commit(session, partial(selling.gate.returned, schema, needs))
-    after_commit(
-        session,
-        partial(selling.gate.forget_sold_out, schema, order.product_code, order.visit_date),
-    )
-    after_commit(session, partial(_invalidate, selling, slug, {order.visit_date}))
 
 
 async def load_order(session: AsyncSession, code: str, *, for_update: bool = False) -> Order:
@@ -496,6 +399,17 @@ async def load_order(session: AsyncSession, code: str, *, for_update: bool = Fal
         query = query.with_for_update()
     order = await session.scalar(query)
     if order is None:
+        raise OrderNotFound(f"No order '{code}'.", details={"order": code})
+    return order
+
+
+async def load_buyer_order(session: AsyncSession, code: str, token: str | None) -> Order:
+    """The order whose link token the caller holds; a wrong or missing token reads as a
+    missing order, so a guess learns nothing."""
+    order = await load_order(session, code)
+    # Bytes: compare_digest refuses non-ASCII text, and a mangled link is no 500; it
+    # also takes as long however close a guess was.
+    if not token or not hmac.compare_digest(order.access_token.encode(), token.encode()):
         raise OrderNotFound(f"No order '{code}'.", details={"order": code})
     return order
 

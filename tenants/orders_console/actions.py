@@ -20,7 +20,8 @@ from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.errors import VistapassError
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.refunds import RefundResult, refund_order
-from vistapass.tenants.orders.service import cancel_order, load_order
+from vistapass.tenants.orders.release import cancel_order
+from vistapass.tenants.orders.service import load_order
 from vistapass.tenants.park.service import get_profile
 
 MAX_REASON = 500

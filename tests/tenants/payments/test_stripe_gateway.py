@@ -1,108 +1,40 @@
-"""The Stripe gateway, through the real `stripe` client, against a local FakeStripe."""
+"""The Stripe gateway, through the real `stripe` client, against a local FakeStripe:
+intents, refunds, and failures on the way to Stripe."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
 
 import httpx
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from tests.fakes.stripe_server import FakeStripe, ReceivedRequest, decode_form
+from tests.fakes.stripe_server import FakeStripe
+from tests.fakes.stripe_wire import decode_form
+from tests.tenants.payments.support import (
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    create,
+    new_key,
+    paid_intent,
+    provider_error,
+    refund,
+    run,
+    sent_with_key,
+)
 from vistapass.platform.errors import VistapassError
 from vistapass.tenants.payments.stripe_gateway import (
     IntentResult,
-    PaymentProviderError,
     RefundResult,
     StripeConfig,
     StripeGateway,
-    WebhookEvent,
-    WebhookRejected,
-    platform_fee,
 )
-
-T = TypeVar("T")
 
 # stripe's HTTPXClient hands httpx the encoded body as `data=`, which httpx 0.28 deprecates.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Use 'content=<...>' to upload raw bytes/text content.:DeprecationWarning"
 )
-
-ACCOUNT = "acct_1VistapassAlpha"
-OTHER_ACCOUNT = "acct_1VistapassBeta"
-SECRET = "whsec_vistapass_test_endpoint"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe(accounts=[ACCOUNT, OTHER_ACCOUNT]) as server:
-        yield server
-
-
-@pytest.fixture
-def config(fake: FakeStripe) -> StripeConfig:
-    return StripeConfig(
-        api_key=fake.api_key,
-        webhook_secret=SECRET,
-        api_base=fake.url,
-        platform_fee_bp=250,
-        platform_fee_fixed=30,
-    )
-
-
-@pytest.fixture
-def gateway(config: StripeConfig) -> Iterator[StripeGateway]:
-    """For the webhook tests, which never touch the network."""
-    gateway = StripeGateway(config)
-    yield gateway
-    asyncio.run(gateway.aclose())
-
-
-def run(config: StripeConfig, work: Callable[[StripeGateway], Awaitable[T]]) -> T:
-    """`work(gateway)` in a fresh event loop, with a gateway made and closed inside it."""
-
-    async def main() -> T:
-        async with StripeGateway(config) as gateway:
-            return await work(gateway)
-
-    return asyncio.run(main())
-
-
-def new_key() -> str:
-    return f"order-{uuid.uuid4()}"
-
-
-async def create(gateway: StripeGateway, key: str, amount: int = 12_345) -> IntentResult:
-    return await gateway.create_payment_intent(
-        amount=amount,
-        currency="CNY",
-        connected_account=ACCOUNT,
-        order_code="VP-7Q2K",
-        tenant="alpha",
-        order_id="7b0c1a9e-0000-4000-8000-000000000001",
-        idempotency_key=key,
-        description="Alpha Park tickets VP-7Q2K",
-    )
-
-
-def sent_with_key(fake: FakeStripe, key: str) -> list[ReceivedRequest]:
-    return [r for r in fake.requests if r.header("Idempotency-Key") == key]
-
-
-def provider_error(config: StripeConfig, work: Callable[[StripeGateway], Awaitable[Any]]) -> Any:
-    with pytest.raises(PaymentProviderError) as caught:
-        run(config, work)
-    return caught.value
 
 
 # -- creating and reading intents ------------------------------------------------------
@@ -206,21 +138,6 @@ def test_an_intent_is_not_found_on_another_parks_account(config: StripeConfig) -
 
 
 # -- refunds ---------------------------------------------------------------------------
-
-
-def paid_intent(fake: FakeStripe, config: StripeConfig, amount: int = 10_000) -> IntentResult:
-    intent = run(config, lambda gw: create(gw, new_key(), amount=amount))
-    fake.succeed(intent.id)
-    return intent
-
-
-async def refund(gateway: StripeGateway, intent_id: str, amount: int) -> RefundResult:
-    return await gateway.refund(
-        payment_intent=intent_id,
-        amount=amount,
-        connected_account=ACCOUNT,
-        idempotency_key=new_key(),
-    )
 
 
 def test_refunds_in_parts_on_the_parks_account(fake: FakeStripe, config: StripeConfig) -> None:
@@ -371,207 +288,3 @@ def test_decode_form_rebuilds_stripes_nested_parameters() -> None:
     assert decode_form(
         {"a[0]": "x", "a[1]": "y", "m[k]": "v", "o[w][client]": "web", "n": "1"}
     ) == {"a": ["x", "y"], "m": {"k": "v"}, "o": {"w": {"client": "web"}}, "n": "1"}
-
-
-# -- webhooks --------------------------------------------------------------------------
-
-
-def succeeded_event(fake: FakeStripe, config: StripeConfig) -> dict[str, Any]:
-    intent = run(config, lambda gw: create(gw, new_key()))
-    return fake.succeed(intent.id)
-
-
-def test_a_signed_event_is_parsed(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    event = succeeded_event(fake, config)
-    payload, signature = fake.signed(event, SECRET)
-
-    parsed = gateway.parse_webhook(payload, signature)
-
-    assert parsed == WebhookEvent(
-        id=event["id"],
-        type="payment_intent.succeeded",
-        account=ACCOUNT,
-        created=event["created"],
-        livemode=False,
-        object=event["data"]["object"],
-    )
-    assert parsed.object["amount_received"] == parsed.object["amount"]
-    assert parsed.object["metadata"]["vistapass_tenant"] == "alpha"
-
-
-def test_refund_and_failure_events_are_parsed(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    fake.refund_status = "pending"
-    try:
-        intent = paid_intent(fake, config)
-        done = run(config, lambda gw: refund(gw, intent.id, 3_000))
-    finally:
-        fake.refund_status = "succeeded"
-    assert done.status == "pending"
-
-    refunded = gateway.parse_webhook(*fake.signed(fake.refund_event(done.id), SECRET))
-    assert (refunded.type, refunded.object["object"]) == ("charge.refunded", "charge")
-    assert refunded.object["amount_refunded"] == 3_000
-
-    event = fake.refund_event(done.id, "refund.updated", status="succeeded")
-    updated = gateway.parse_webhook(*fake.signed(event, SECRET))
-    assert (updated.object["id"], updated.object["status"]) == (done.id, "succeeded")
-
-    unpaid = run(config, lambda gw: create(gw, new_key()))
-    failed = gateway.parse_webhook(*fake.signed(fake.fail(unpaid.id), SECRET))
-    assert failed.type == "payment_intent.payment_failed"
-    assert failed.object["last_payment_error"]["code"] == "card_declined"
-
-
-def rejected(gateway: StripeGateway, payload: bytes, signature: str | None) -> WebhookRejected:
-    with pytest.raises(WebhookRejected) as caught:
-        gateway.parse_webhook(payload, signature)
-    assert caught.value.status_code == 400
-    return caught.value
-
-
-def test_a_tampered_payload_is_rejected(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    payload, signature = fake.signed(succeeded_event(fake, config), SECRET)
-    tampered = payload.replace(b'"amount_received": 12345', b'"amount_received": 99999')
-    assert tampered != payload
-
-    assert rejected(gateway, tampered, signature).code == "invalid_signature"
-
-
-def test_a_delivery_signed_with_another_secret_is_rejected(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    payload, signature = fake.signed(succeeded_event(fake, config), "whsec_someone_else")
-
-    assert rejected(gateway, payload, signature).code == "invalid_signature"
-
-
-def test_a_stale_delivery_is_rejected_and_a_recent_one_accepted(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    event = succeeded_event(fake, config)
-    now = int(time.time())
-
-    stale = rejected(gateway, *fake.signed(event, SECRET, timestamp=now - 301))
-    assert stale.code == "invalid_signature"
-    assert "tolerance" in stale.message
-
-    assert gateway.parse_webhook(*fake.signed(event, SECRET, timestamp=now - 290)).id == event["id"]
-
-
-@pytest.mark.parametrize("header", [None, "", "t=abc,v1=00", "v1=deadbeef", "t=1700000000"])
-def test_a_missing_or_malformed_signature_is_rejected(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway, header: str | None
-) -> None:
-    payload, _ = fake.signed(succeeded_event(fake, config), SECRET)
-
-    assert rejected(gateway, payload, header).code == "invalid_signature"
-
-
-def test_a_signed_body_that_is_not_an_event_is_rejected(
-    fake: FakeStripe, gateway: StripeGateway
-) -> None:
-    thin = {"id": "evt_1", "object": "v2.core.event", "type": "v1.payment_intent.succeeded"}
-
-    assert rejected(gateway, *fake.signed(thin, SECRET)).code == "invalid_payload"
-    payload = b"\xff\xfe not utf-8"
-    assert rejected(gateway, payload, "t=1,v1=00").code == "invalid_signature"
-
-
-def test_deliver_posts_a_signed_event_to_an_endpoint(
-    fake: FakeStripe, config: StripeConfig, gateway: StripeGateway
-) -> None:
-    received: list[WebhookEvent] = []
-
-    class Endpoint(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            try:
-                received.append(gateway.parse_webhook(body, self.headers.get("Stripe-Signature")))
-                status = 200
-            except WebhookRejected as exc:
-                status = exc.status_code
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/stripe"
-        event = succeeded_event(fake, config)
-        assert fake.deliver(url, event, SECRET) == 200
-        assert fake.deliver(url, event, "whsec_wrong") == 400
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    assert [e.id for e in received] == [event["id"]]
-    assert json.loads(json.dumps(received[0].object)) == event["data"]["object"]
-
-
-# -- configuration and the fee ---------------------------------------------------------
-
-
-def test_config_repr_keeps_secrets_out_of_logs(config: StripeConfig) -> None:
-    text = repr(config)
-    assert config.api_key not in text
-    assert SECRET not in text
-
-
-@pytest.mark.parametrize(
-    "changes", [{"platform_fee_bp": 10_001}, {"platform_fee_fixed": -1}, {"webhook_secret": ""}]
-)
-def test_a_bad_configuration_stops_the_gateway_at_construction(
-    config: StripeConfig, changes: dict[str, Any]
-) -> None:
-    with pytest.raises(ValueError):
-        StripeGateway(replace(config, **changes))
-
-
-@pytest.mark.parametrize(
-    ("amount", "bp", "fixed", "fee"),
-    [
-        (12_345, 250, 30, 339),
-        (2, 2_500, 0, 1),  # 0.5 rounds up
-        (1, 4_999, 0, 0),  # 0.4999 rounds down
-        (100, 0, 500, 100),  # capped at the amount
-        (0, 250, 30, 0),
-        (10_000, 10_000, 0, 10_000),
-    ],
-)
-def test_platform_fee_examples(amount: int, bp: int, fixed: int, fee: int) -> None:
-    assert platform_fee(amount, bp, fixed) == fee
-
-
-@pytest.mark.parametrize(("amount", "bp", "fixed"), [(-1, 0, 0), (1, -1, 0), (1, 10_001, 0)])
-def test_platform_fee_refuses_nonsense(amount: int, bp: int, fixed: int) -> None:
-    with pytest.raises(ValueError):
-        platform_fee(amount, bp, fixed)
-
-
-amounts = st.integers(min_value=0, max_value=10**10)
-basis_points = st.integers(min_value=0, max_value=10_000)
-fixed_fees = st.integers(min_value=0, max_value=10**6)
-
-
-@given(amount=amounts, extra=amounts, bp=basis_points, fixed=fixed_fees)
-def test_platform_fee_is_bounded_and_monotonic(
-    amount: int, extra: int, bp: int, fixed: int
-) -> None:
-    fee = platform_fee(amount, bp, fixed)
-
-    assert 0 <= fee <= amount
-    assert fee <= platform_fee(amount + extra, bp, fixed)
-    # Never more than half a minor unit away from the exact proportional fee.
-    if fee < amount:
-        assert abs((fee - fixed) * 10_000 - amount * bp) <= 5_000
