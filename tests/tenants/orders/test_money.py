@@ -52,6 +52,9 @@ def stripe_settings(migrated: Settings, fake: FakeStripe) -> Settings:
             "stripe_api_base": fake.url,
             "platform_fee_bp": 250,
             "platform_fee_fixed": 30,
+            # Its own queues: jobs other modules left behind (for parks whose
+            # Stripe stand-in is gone) must not be retried in this worker's way.
+            "redis_namespace": f"{migrated.redis_namespace}-money",
         }
     )
 
