@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +53,10 @@ def _env(settings: Settings, port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    migrated: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    port = free_port()
-    settings = migrated.model_copy(update={"host": "127.0.0.1", "port": port})
-    env = _env(settings, port)
-    logs = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def serving(settings: Settings, logs: Path, **extra_env: str) -> Iterator[LiveServer]:
+    """`vistapass serve` and its worker on `settings.port`, until the block ends."""
+    env = {**_env(settings, settings.port), **extra_env}
     processes = [
         subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         for command, out in (
@@ -67,7 +64,7 @@ def live_server(
             (worker_command(settings), (logs / "worker.log").open("wb")),
         )
     ]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{settings.port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -90,6 +87,30 @@ def live_server(
                 process.kill()
 
 
+@pytest.fixture(scope="session")
+def live_server(
+    migrated: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    settings = migrated.model_copy(update={"host": "127.0.0.1", "port": free_port()})
+    with serving(settings, tmp_path_factory.mktemp("live-server")) as server:
+        yield server
+
+
+def chromium_options(profile: Path, *flags: str) -> webdriver.ChromeOptions:
+    """Headless Debian Chromium with the network quiet (this machine reaches no Google)."""
+    binary, _ = chromium_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+        *flags,
+    ):  # fmt: skip
+        options.add_argument(flag)
+    return options
+
+
 def chromium_paths() -> tuple[str, str]:
     browser = shutil.which("chromium") or "/usr/bin/chromium"
     driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -100,16 +121,8 @@ def chromium_paths() -> tuple[str, str]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    binary, driver_path = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
+    _, driver_path = chromium_paths()
+    options = chromium_options(tmp_path / "profile")
     # A phone: 360 CSS pixels wide, the narrowest the pages are built for.
     options.add_experimental_option(
         "mobileEmulation", {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 2}}

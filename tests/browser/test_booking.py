@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import LiveServer, chromium_paths, screenshot
+from tests.browser.conftest import LiveServer, chromium_options, chromium_paths, screenshot
 from tests.conftest import run
 from vistapass.platform.tenancy.provisioning import provision_tenant
 from vistapass.tenants.catalog.demo import seed_demo_catalog
@@ -50,16 +50,8 @@ def demo_park(live_server: LiveServer) -> str:
 def phone(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WebDriver, str]]:
     """A 390x844 phone whose browser language is the parameter (no cookie, no switch)."""
     language = request.param
-    binary, driver_path = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", f"--lang={language}",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
+    _, driver_path = chromium_paths()
+    options = chromium_options(tmp_path / "profile", f"--lang={language}")
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.add_experimental_option(
         "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}}

@@ -29,7 +29,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from tests.browser.conftest import LiveServer, chromium_paths, screenshot
+from tests.browser.conftest import LiveServer, chromium_options, chromium_paths, screenshot
 from tests.conftest import Member, run
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.provisioning import provision_tenant
@@ -96,16 +96,13 @@ def camera_browsers(tmp_path: Path) -> Iterator[list[webdriver.Chrome]]:
 
 
 def start_camera_browser(started: list[webdriver.Chrome], video: Path, profile: Path) -> WebDriver:
-    binary, driver_path = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--disable-background-networking", "--disable-sync",
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(flag)
+    _, driver_path = chromium_paths()
+    options = chromium_options(
+        profile,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
     options.add_experimental_option(
         "mobileEmulation", {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 2}}
     )
