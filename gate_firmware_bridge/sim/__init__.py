@@ -1,0 +1,1 @@
+"""Virtual turnstiles for the demo park: `vistapass gate-sim` (see lanes.py)."""
