@@ -24,6 +24,7 @@ alphabet) lets a reader tell our codes from any other QR code at a glance.
 
 from __future__ import annotations
 
+import functools
 import struct
 import uuid
 from dataclasses import dataclass
@@ -139,10 +140,36 @@ def b45encode(data: bytes) -> str:
     return "".join(chars)
 
 
+@functools.cache
+def _pairs() -> dict[str, bytes]:
+    """Every 3-character group a 2-byte value encodes to, and those 2 bytes.
+
+    Decoding a code is then one dictionary lookup per group instead of a Python loop
+    over its characters: the gate decodes every code it is shown, and this was 40% of
+    its time per decision. Built on first use (65,536 entries, a few milliseconds).
+    """
+    return {
+        BASE45[value % 45] + BASE45[value // 45 % 45] + BASE45[value // 2025]: value.to_bytes(
+            2, "big"
+        )
+        for value in range(65536)
+    }
+
+
 def b45decode(text: str) -> bytes:
     """Strict RFC 9285 decoding; ValueError on any character or group it does not allow."""
     if len(text) % 3 == 1:
         raise ValueError("base45 text cannot have a length of 3n+1")
+    whole = len(text) - len(text) % 3
+    pairs = _pairs()
+    try:
+        head = b"".join([pairs[text[start : start + 3]] for start in range(0, whole, 3)])
+    except KeyError:
+        return _b45decode_groups(text)  # for the message naming what is wrong
+    return head + _b45decode_groups(text[whole:])
+
+
+def _b45decode_groups(text: str) -> bytes:
     out = bytearray()
     for start in range(0, len(text), 3):
         group = text[start : start + 3]
