@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from datetime import date
 from functools import partial
 from typing import Any
@@ -26,8 +27,9 @@ from vistapass.platform.console.pages import Page
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
-from vistapass.tenants.booking import offer, who
+from vistapass.tenants.booking import offer, photos, who
 from vistapass.tenants.booking.controllers import not_found, sellable
+from vistapass.tenants.booking.member_pass import member_id
 from vistapass.tenants.booking.messages import document_labels, error_text, explain
 from vistapass.tenants.booking.selection import Params, Selection, read_selection
 from vistapass.tenants.booking.site import frame_from, page_headers, see_other
@@ -73,7 +75,12 @@ class _Step:
 
 
 async def _read_step(
-    session: AsyncSession, product: Product, params: Params, english: bool, today: date
+    session: AsyncSession,
+    product: Product,
+    params: Params,
+    english: bool,
+    today: date,
+    member: uuid.UUID | None = None,
 ) -> _Step:
     units = await offer.units_of(session, product)
     selection = read_selection(
@@ -84,7 +91,7 @@ async def _read_step(
     )
     step = _Step(product, selection, offer.unit_labels(units, english))
     try:
-        _product, quote, entitlements = await offer.price(session, selection, today)
+        _product, quote, entitlements = await offer.price(session, selection, today, member)
     except VistapassError as exc:
         step.error = exc
         return step
@@ -129,6 +136,7 @@ def _page(
             "documents": document_labels(),
             "error": error,
             "sold_out": sold_out,
+            **photos.page_context(photos.face_mode(step.product, step.quote)),
             "action": f"{base}/buy/{step.product.code}/who",
             "back_url": f"{base}/buy/{step.product.code}?{selection.query()}",
             # The step-2 script checks documents as they are typed, in these words.
@@ -163,7 +171,14 @@ async def who_page(
     if product is None:
         return not_found(context)
     today = local_now(profile.time_zone).date()
-    step = await _read_step(db_session, product, request.query_params, context["english"], today)
+    step = await _read_step(
+        db_session,
+        product,
+        request.query_params,
+        context["english"],
+        today,
+        member_id(request, tenant.slug),
+    )
     back = f"{context['base']}/buy/{product.code}?{step.selection.query()}"
     if step.quote is None or step.selection.day is None:
         return see_other(back)  # step 1 says what is wrong with the selection
@@ -207,7 +222,12 @@ async def place_once(
     )
 
 
-@post("/buy/{product_code:str}/who", opt=public(), include_in_schema=False)
+@post(
+    "/buy/{product_code:str}/who",
+    opt=public(),
+    include_in_schema=False,
+    request_max_body_size=photos.MAX_FORM_BYTES,
+)
 async def place_booking(
     request: Request[Any, Any, Any],
     tenant_slug: FromPath[str],
@@ -225,7 +245,8 @@ async def place_booking(
         if product is None:
             return not_found(context)
         today = local_now(profile.time_zone).date()
-        step = await _read_step(session, product, params, context["english"], today)
+        member = member_id(request, tenant_slug)
+        step = await _read_step(session, product, params, context["english"], today, member)
     quote = step.quote
     form = who.read_who(params, quote.tickets if quote else 0, bool(quote and quote.real_name))
     key = params.get("key") if isinstance(params.get("key"), str) else ""
@@ -237,6 +258,10 @@ async def place_booking(
         )
         sold = step.error is not None and step.error.code == "sold_out"
         return _page(context, step, form, key, error=message, sold_out=sold, status=422)
+    photo_step = photos.PhotoStep.build(
+        product, quote, selling, request.app.state.storage, tenant_slug
+    )
+    await photo_step.take(params, form)
     who.validate(form, today)
     if not form.ok:
         return _page(context, step, form, key, status=422)
@@ -253,6 +278,8 @@ async def place_booking(
         buyer=Buyer(form.name, form.email, form.phone, context["lang"]),
         provider=provider,
         holders=who.holders_in(form),
+        member=member,  # priced as on this page: the member price shown is the one charged
+        renewal_of=member if step.selection.renew else None,
     )
     try:
         order, again = await place_once(selling, tenant_slug, key, order_request)
@@ -264,6 +291,7 @@ async def place_booking(
             return _page(context, step, form, key, status=status)
         sold = exc.code == "sold_out"
         return _page(context, step, form, key, error=message, sold_out=sold, status=status)
+    await photo_step.attach(form, order["code"])
     target = f"{context['base']}/buy/pay/{order['code']}?t={order['token']}"
     return see_other(target + ("&again=1" if again else ""))
 

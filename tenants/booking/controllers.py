@@ -23,6 +23,7 @@ from vistapass.platform.errors import VistapassError
 from vistapass.platform.pricing_registry import UnknownPricingMode, get_mode
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.booking import offer
+from vistapass.tenants.booking.member_pass import current_card
 from vistapass.tenants.booking.messages import (
     adjustment_labels,
     error_templates,
@@ -33,6 +34,7 @@ from vistapass.tenants.booking.messages import (
 from vistapass.tenants.booking.selection import Selection, ages_required, read_selection
 from vistapass.tenants.booking.site import frame_from, page_headers
 from vistapass.tenants.booking.storefront import storefront
+from vistapass.tenants.catalog.membership import applies_to, member_only_dates
 from vistapass.tenants.catalog.quote import ProductNotFound, load_product_on_sale
 from vistapass.tenants.inventory.availability import DayAvailability, availability
 from vistapass.tenants.inventory.service import product_slots
@@ -45,16 +47,19 @@ async def home_page(request: Request[Any, Any, Any], session: AsyncSession, slug
     """The park's front page (served by the park's `/` route)."""
     profile = await get_profile(session)
     context = frame_from(request, profile, slug)
+    today = local_now(profile.time_zone).date()
+    card = await current_card(request, session, slug, today)
     products, hours = await storefront(
         session,
         request.app.state.storage,
         language=context["lang"],
-        today=local_now(profile.time_zone).date(),
+        today=today,
         currency=profile.currency,
+        member_pct=card.discount_pct if card is not None else None,
     )
     return Page(
         "park/home.html",
-        context={**context, "products": products, "hours": hours},
+        context={**context, "products": products, "hours": hours, "member": card is not None},
         headers=page_headers(),
     )
 
@@ -110,6 +115,10 @@ async def step_one_context(
         )
     start, count = offer.calendar_start(today)
     days = await availability(session, selling, product, start, count)
+    card = await current_card(request, session, context["slug"], today)
+    if applies_to(product, "web"):
+        allowed = card.member_only_dates if card is not None else frozenset()
+        days = offer.members_only(days, await member_only_dates(session), allowed)
     if selection.day is None and not selection.day_text:
         first = offer.first_bookable(days)
         selection.day = date.fromisoformat(first.date) if first else None
@@ -122,7 +131,8 @@ async def step_one_context(
         error = error_text("invalid_date", {}, "")
     else:
         try:
-            _product, priced, entitlements = await offer.price(session, selection, today)
+            member = card.ticket.id if card is not None else None
+            _product, priced, entitlements = await offer.price(session, selection, today, member)
             quote = offer.quote_view(priced, entitlements, labels)
         except VistapassError as exc:
             error = explain(exc, labels)
@@ -144,12 +154,17 @@ async def step_one_context(
         "slots": _slot_choices(product, chosen),
         "quote": quote,
         "error": error,
+        "member": card is not None and applies_to(product, "web"),
+        "members_only_days": any(day.state == "members_only" for day in days),
+        "renewing": card is not None and selection.renew and card.product.id == product.id,
         "states": state_labels(),
         "action": f"{base}/buy/{product.code}",
         "next_action": f"{base}/buy/{product.code}/who",
         "script": {
             "quotesUrl": f"{base}/api/v1/quotes",
             "product": product.code,
+            # The member's own card, when they renew it: quoted at its renewal price.
+            "renewalOf": str(card.ticket.id) if card is not None and selection.renew else None,
             "currency": profile.currency,
             "units": labels,
             "errors": error_templates(),
@@ -158,6 +173,8 @@ async def step_one_context(
             "adjustments": adjustment_labels(),
             "text": {
                 "total": _("Total"),
+                "memberTotal": _("Member price"),
+                "normal": _("Normal price %(price)s"),
                 "each": _("%(price)s each"),
                 "updating": _("Updating the price…"),
                 "age": _("Age of %(unit)s %(number)s"),

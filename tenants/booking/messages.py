@@ -84,6 +84,12 @@ def error_templates() -> dict[str, str]:
         "refund_exceeds_paid": _("That is more than is left of what was paid."),
         "unknown_ticket": _("Choose from the tickets shown."),
         "payment_provider_error": _("The payment service did not answer. Try again in a moment."),
+        "renewal_basket": _("A renewal is for one card: choose one person of the card's kind."),
+        "renewal_window_closed": _("This card can no longer be renewed. Buy a new card instead."),
+        "members_only": _(
+            "That date is for annual card members only. Sign in with your card, or choose "
+            "another day."
+        ),
     }
 
 
@@ -132,6 +138,9 @@ def state_labels() -> dict[str, str]:
         "limited": _("Few left"),
         "sold_out": _("Sold out"),
         "closed": _("Closed"),
+        "renewal_basket": _("A renewal is for one card: choose one person of the card's kind."),
+        "renewal_window_closed": _("This card can no longer be renewed. Buy a new card instead."),
+        "members_only": _("Members only"),
     }
 
 
@@ -151,6 +160,7 @@ def adjustment_labels() -> dict[str, str]:
     return {
         "bundle_discount": _("Family pack discount"),
         "bundle_price": _("Pack price"),
+        "member_discount": _("Member discount"),
     }
 
 

@@ -7,7 +7,9 @@ calendar from `inventory.availability`, which keeps each day's answer in Redis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -22,6 +24,7 @@ from vistapass.platform.plugin_api import Entitlement, Quote
 from vistapass.tenants.booking.messages import adjustment_label
 from vistapass.tenants.booking.selection import Selection, age_limits
 from vistapass.tenants.catalog.extras import money
+from vistapass.tenants.catalog.membership import MEMBER_DISCOUNT
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.inventory.availability import DayAvailability
 from vistapass.tenants.models import Product, ProductUnit
@@ -108,12 +111,15 @@ class QuoteView:
     tickets: int
     real_name: bool
     face: bool
+    # With a member discount: the price without it, shown beside the member price.
+    normal_total: str | None = None
 
 
 def quote_view(
     quote: Quote, entitlements: Sequence[Entitlement], labels: dict[str, str]
 ) -> QuoteView:
     currency = quote.currency
+    discount = sum(a.amount for a in quote.adjustments if a.code == MEMBER_DISCOUNT)
     return QuoteView(
         lines=[
             {
@@ -132,13 +138,18 @@ def quote_view(
         tickets=len(entitlements),
         real_name=any(e.real_name_required for e in entitlements),
         face=any(e.face_required for e in entitlements),
+        normal_total=money(quote.total - discount, currency) if discount else None,
     )
 
 
 async def price(
-    session: AsyncSession, selection: Selection, today: date
+    session: AsyncSession, selection: Selection, today: date, member: uuid.UUID | None = None
 ) -> tuple[Product, Quote, tuple[Entitlement, ...]]:
-    """Price the selection exactly as an order would be priced; raises the same errors."""
+    """Price the selection exactly as an order would be priced; raises the same errors.
+
+    `member`: the card the visitor's member pass names (the quote service checks it);
+    with `selection.renew`, that card is the one being renewed.
+    """
     product, _, quote, entitlements = await quote_basket(
         session,
         product_code=selection.product,
@@ -147,6 +158,8 @@ async def price(
         channel="web",
         lines=selection.lines(),
         today=today,
+        member=member,
+        renewal_of=member if selection.renew else None,
     )
     return product, quote, entitlements
 
@@ -204,6 +217,22 @@ def weekday_names(language: str) -> list[str]:
         "narrow" if language == "zh-CN" else "abbreviated", "format", locale=babel_locale(language)
     )
     return [names[index] for index in range(7)]
+
+
+def members_only(
+    days: Sequence[DayAvailability], reserved: Collection[date], allowed: Collection[date]
+) -> list[DayAvailability]:
+    """The calendar with the park's member-only dates marked as such, except those the
+    visitor's own card opens (`allowed`). Done after the shared availability cache, which
+    is the same for every visitor."""
+    marked = []
+    for day in days:
+        when = date.fromisoformat(day.date)
+        if day.state != "closed" and when in reserved and when not in allowed:
+            slots = [dataclasses.replace(s, state="members_only") for s in day.slots]
+            day = dataclasses.replace(day, state="members_only", slots=slots)
+        marked.append(day)
+    return marked
 
 
 def first_bookable(days: Sequence[DayAvailability]) -> DayAvailability | None:

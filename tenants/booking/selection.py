@@ -85,6 +85,7 @@ class Selection:
     slot: str | None = None
     quantities: dict[str, int] = field(default_factory=dict)
     ages: dict[str, list[str]] = field(default_factory=dict)  # as typed, one per person
+    renew: bool = False  # a signed-in member renewing their card (see booking.member)
 
     @property
     def people(self) -> int:
@@ -113,6 +114,8 @@ class Selection:
         for unit, quantity in self.quantities.items():
             pairs.append((f"qty_{unit}", str(quantity)))
             pairs.extend((f"age_{unit}", text) for text in self.ages.get(unit, []))
+        if self.renew:
+            pairs.append(("renew", "1"))
         return pairs
 
     def query(self) -> str:
@@ -173,6 +176,7 @@ def read_selection(
         slot=slot,
         quantities=quantities,
         ages=ages,
+        renew=_text(params, "renew") == "1",
     )
 
 

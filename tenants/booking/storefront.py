@@ -24,6 +24,7 @@ from vistapass.tenants.booking.selection import age_limits
 from vistapass.tenants.calendar.service import resolve_day
 from vistapass.tenants.catalog.extras import image_url, money
 from vistapass.tenants.catalog.hours import opening_hours
+from vistapass.tenants.catalog.membership import applies_to, discounted
 from vistapass.tenants.catalog.quote import BUILT_IN_MODES
 from vistapass.tenants.inventory.service import product_slots
 from vistapass.tenants.models import CalendarDay, PricingModeSetting, Product, ProductUnit
@@ -41,6 +42,7 @@ class ProductCard:
     from_price: str | None
     real_name: bool
     refund_policy: dict[str, object]
+    member_price: str | None = None  # the "from" price at the signed-in member's discount
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,12 @@ async def storefront(
     language: str,
     today: date,
     currency: str,
+    member_pct: int | None = None,
 ) -> tuple[list[ProductCard], list[HoursDay]]:
-    """The products on sale online today and this week's opening hours."""
+    """The products on sale online today and this week's opening hours.
+
+    `member_pct`: a signed-in member's discount, to show each "from" price at it too.
+    """
     english = language == "en"
     products = [
         p
@@ -196,6 +202,9 @@ async def storefront(
                 from_price=money(lowest, currency) if lowest is not None else None,
                 real_name=product.real_name_required,
                 refund_policy=dict(product.refund_policy or {}),
+                member_price=money(discounted(lowest, member_pct), currency)
+                if member_pct and lowest is not None and applies_to(product, "web")
+                else None,
             )
         )
     return cards, hours

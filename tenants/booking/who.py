@@ -29,6 +29,7 @@ class Holder:
     name: str = ""
     document_type: str = "cn_id"
     document_number: str = ""
+    photo_token: str = ""  # an accepted face photo, kept (see booking/photos.py)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class WhoForm:
     email: str = ""
     phone: str = ""
     holders: list[Holder] = field(default_factory=list)
+    photo_token: str = ""  # the order's face photo when its tickets are not named
     errors: dict[str, str] = field(default_factory=dict)  # field id -> message
 
     @property

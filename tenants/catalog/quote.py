@@ -26,6 +26,13 @@ from vistapass.platform.plugin_api import (
 )
 from vistapass.platform.pricing_registry import get_mode
 from vistapass.tenants.calendar.service import day_info
+from vistapass.tenants.catalog.membership import (
+    MemberCard,
+    applies_to,
+    load_card,
+    member_only_dates,
+    with_member_discount,
+)
 from vistapass.tenants.models import Order, PricingModeSetting, Product, ProductUnit, Ticket
 from vistapass.tenants.park.service import get_profile
 
@@ -166,6 +173,25 @@ async def _renewal(session: AsyncSession, product: Product, card_id: uuid.UUID) 
     return Renewal(unit=row.unit, valid_from=row.valid_from, valid_to=row.valid_to)
 
 
+async def _member_card(
+    session: AsyncSession, visit_date: date, member: uuid.UUID | None, today: date
+) -> MemberCard | None:
+    """The member's card, if it is valid on the visit date; refuses a members-only date
+    to anyone else. Only for what membership touches (`membership.applies_to`)."""
+    card = await load_card(session, member, today) if member is not None else None
+    if card is not None and not card.covers(visit_date):
+        card = None
+    if visit_date in await member_only_dates(session) and (
+        card is None or visit_date not in card.member_only_dates
+    ):
+        raise QuoteError(
+            "That date is for annual card members only.",
+            code="members_only",
+            details={"date": visit_date.isoformat()},
+        )
+    return card
+
+
 async def quote_basket(
     session: AsyncSession,
     *,
@@ -176,10 +202,14 @@ async def quote_basket(
     lines: Sequence[BasketLine],
     today: date,
     renewal_of: uuid.UUID | None = None,
+    member: uuid.UUID | None = None,
 ) -> tuple[Product, QuoteRequest, Quote, tuple[Entitlement, ...]]:
     """Check the basket against the park's rules, then let the product's mode price it.
 
-    `today` is the park's local date (the caller knows its time zone).
+    `today` is the park's local date (the caller knows its time zone). `member` is
+    the ticket id of the buyer's annual card, once the caller has seen proof that
+    the buyer holds it; the card is checked here, and a card that is not valid on
+    the visit date gives no discount (see `membership`).
     """
     product = await load_product_on_sale(session, product_code)
     if channel not in product.channels:
@@ -216,6 +246,9 @@ async def quote_basket(
         await session.scalars(select(ProductUnit.unit).where(ProductUnit.product_id == product.id))
     )
     _check_lines(lines, units)
+    card = None
+    if applies_to(product, channel):
+        card = await _member_card(session, visit_date, member, today)
     profile = await get_profile(session)
     renewal = None
     if renewal_of is not None:
@@ -242,6 +275,9 @@ async def quote_basket(
     except PricingError as exc:  # InvalidConfig / BasketRejected: a rule, with its code
         raise QuoteError(exc.message, code=exc.code, details=exc.details) from exc
     _check_quote(quote, profile.currency, mode.key)
+    if card is not None:
+        # After the mode: a member price never depends on how a mode prices.
+        quote = with_member_discount(quote, card)
     # The product's own identity requirements hold whatever the mode says.
     entitlements = tuple(
         dataclasses.replace(

@@ -1,21 +1,28 @@
 """`POST /p/<slug>/api/v1/quotes`: the price of a basket, for every channel alike.
 
 Public and independent of who asks: the website, the window and partners all see
-the same answer for the same basket and channel.
+the same answer for the same basket and channel. The one exception is a member of
+the park (an annual card holder signed in on the booking site): a web quote then
+carries the member price. Membership is proven by a signed member pass, in the
+body's `member` or in the booking site's HttpOnly cookie (so the page's own script,
+which cannot read that cookie, gets the price its visitor will be charged).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.plugin_api import Adjustment, BasketLine
-from vistapass.platform.tenancy.dependencies import TenantDbSession
+from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
+from vistapass.tenants.catalog.membership import MEMBER_COOKIE, read_pass
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.catalog.schemas import (
     QuoteAdjustmentOut,
@@ -35,7 +42,13 @@ class QuoteController(Controller):
     tags = ["catalog"]
 
     @post("/api/v1/quotes", summary="Price a basket for a date", status_code=200, opt=public())
-    async def quote(self, db_session: TenantDbSession, data: JSONBody[QuoteIn]) -> QuoteOut:
+    async def quote(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        tenant: CurrentTenant,
+        data: JSONBody[QuoteIn],
+    ) -> QuoteOut:
         profile = await get_profile(db_session)
         # "Today" is the park's today: a sale closing at midnight closes at its midnight.
         today = datetime.now(ZoneInfo(profile.time_zone)).date()
@@ -52,6 +65,12 @@ class QuoteController(Controller):
             lines=lines,
             today=today,
             renewal_of=data.renewal_of,
+            member=read_pass(
+                request.app.state.settings,
+                tenant.slug,
+                data.member or request.cookies.get(MEMBER_COOKIE),
+                int(time.time()),
+            ),
         )
         return QuoteOut(
             product=product.code,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 
 import msgspec
 
@@ -21,6 +22,9 @@ class QuoteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     slot: str | None = None
     channel: str = "web"
     renewal_of: uuid.UUID | None = None  # the annual card (ticket id) being renewed
+    # A member pass from the booking site's sign-in (never a percentage): on the web
+    # channel, the card it names gives its member price. See catalog.membership.
+    member: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 class QuoteAdjustmentOut(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ idempotent replay, a sold-out retry and the order itself are separate steps.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from vistapass.platform.authz.permissions import public, requires
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.plugin_api import BasketLine
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.catalog.membership import MEMBER_COOKIE, read_pass
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
 from vistapass.tenants.inventory.service import SoldOut
@@ -150,6 +152,13 @@ class OrderController(Controller):
             provider=data.payment,
             holders=_holders(data),
             renewal_of=data.renewal_of,
+            # The same member as the quote API sees, so the price quoted is the one charged.
+            member=read_pass(
+                selling.settings,
+                tenant_slug,
+                data.member or request.cookies.get(MEMBER_COOKIE),
+                int(time.time()),
+            ),
         )
         raw = await request.json()
         return await _place(request, selling, tenant_slug, order_request, "POST /orders", raw)

@@ -40,6 +40,7 @@ class OrderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     payment: Annotated[str, msgspec.Meta(max_length=30)] = "stripe"  # or test, outside production
     locale: Locale = "zh-CN"
     renewal_of: uuid.UUID | None = None  # the annual card (ticket id) being renewed
+    member: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # a member pass
 
 
 class WindowSaleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -73,6 +73,7 @@ class OrderRequest:
     sold_by: uuid.UUID | None = None
     note: str = ""
     renewal_of: uuid.UUID | None = None
+    member: uuid.UUID | None = None  # the buyer's annual card, proven by a member pass
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -198,6 +199,7 @@ async def _write_order(
         lines=request.lines,
         today=now_local.date(),
         renewal_of=request.renewal_of,
+        member=request.member,
     )
     provider = _check_provider(request, quote.total, selling)
     holders = check_holders(entitlements, request.holders)

@@ -300,30 +300,6 @@ def test_a_payment_that_failed_at_stripe_is_said_and_the_order_stays_payable(cli
     assert 'id="test-pay"' in page
 
 
-def test_face_entry_products_offer_a_photo_and_say_it_is_not_checked(
-    client, booking_park, migrated
-):
-    async def face(db, value: bool) -> None:
-        async with tenant_session(db, booking_park) as session:
-            await session.execute(
-                update(Product).where(Product.code == "annual-card").values(face_required=value)
-            )
-
-    query = f"date={open_weekday(17)}&qty_adult=1&qty_senior=0"
-    page, _ = who_form(client, booking_park, "annual-card", query)
-    assert 'type="file"' not in page
-    run(migrated, lambda db: face(db, True))
-    try:
-        page, fields = who_form(client, booking_park, "annual-card", query)
-    finally:
-        run(migrated, lambda db: face(db, False))
-    assert 'type="file" accept="image/*" capture="user"' in page
-    assert "this photo is not checked, sent or kept" in page
-    # The input has no name: nothing of the photo leaves the phone.
-    assert not any(name.startswith("holder_photo") for name, _ in fields)
-    assert re.search(r'<input id="holder_photo_0" type="file"(?![^>]*name=)', page)
-
-
 def test_on_the_parks_own_host_every_step_stays_on_it(client, booking_park):
     host = {"Host": f"{booking_park}.vistapass.test", **EN}
     query = f"date={open_weekday(18)}&qty_adult=1"

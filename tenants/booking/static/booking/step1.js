@@ -79,10 +79,21 @@
       list.appendChild(item);
     });
     body.appendChild(list);
-    var total = element("p", "total");
-    total.appendChild(element("span", "", config.text.total));
+    // A member's price is shown beside the price without the member discount.
+    var member = 0;
+    quote.adjustments.forEach(function (adjustment) {
+      if (adjustment.code === "member_discount") member += adjustment.amount;
+    });
+    var total = element("p", member ? "total member" : "total");
+    total.appendChild(element("span", "", member ? config.text.memberTotal : config.text.total));
     total.appendChild(document.createTextNode(" "));
-    total.appendChild(element("strong", "", money(quote.total)));
+    var amount = element("span");
+    if (member) {
+      amount.appendChild(element("s", "muted", fill(config.text.normal, { price: money(quote.total - member) })));
+      amount.appendChild(document.createTextNode(" "));
+    }
+    amount.appendChild(element("strong", "", money(quote.total)));
+    total.appendChild(amount);
     body.appendChild(total);
   }
 
@@ -127,6 +138,7 @@
     var payload = { product: config.product, date: day, channel: "web", lines: basket() };
     var slot = checked("slot");
     if (slot) payload.slot = slot;
+    if (config.renewalOf) payload.renewal_of = config.renewalOf;
     if (pending) pending.abort();
     pending = new AbortController();
     body.classList.add("busy");

@@ -84,9 +84,23 @@
     var fieldset = event.target.closest(".holder");
     if (fieldset && event.target.classList.contains("document-number")) check(fieldset, false);
   });
+  // A face photo over the server's size cap is refused here, before minutes of
+  // uploading on a phone's connection; the server checks the face itself.
+  form.addEventListener("change", function (event) {
+    var input = event.target;
+    var box = input.type === "file" ? input.closest(".photo") : null;
+    if (!box || !input.files || !input.files[0]) return;
+    var tooBig = input.files[0].size > +box.getAttribute("data-max-bytes");
+    var error = box.querySelector(".field-error");
+    if (error) error.textContent = tooBig ? box.getAttribute("data-too-large") : "";
+    box.classList.toggle("invalid", tooBig);
+    input.setAttribute("aria-invalid", tooBig ? "true" : "false");
+    if (tooBig) input.value = "";
+  });
   form.addEventListener("change", function (event) {
     var fieldset = event.target.closest(".holder");
-    if (fieldset) check(fieldset, true);
+    // A photo chosen before the number is typed is no reason to flag the number.
+    if (fieldset && event.target.type !== "file") check(fieldset, true);
   });
   form.addEventListener("submit", function (event) {
     var first = null;
