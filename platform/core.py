@@ -66,6 +66,8 @@ from vistapass.tenants.catalog.api import CatalogApiController
 from vistapass.tenants.catalog.controllers import CATALOG_ROUTES
 from vistapass.tenants.catalog.quote_controllers import QUOTE_ROUTES
 from vistapass.tenants.checkin.controllers import CHECKIN_ROUTES
+from vistapass.tenants.gates.console import GATE_CONSOLE_ROUTES
+from vistapass.tenants.gates.hub import GATE_HUB_ROUTES
 from vistapass.tenants.ledger.controllers import REPORT_ROUTES
 from vistapass.tenants.orders.controllers import ORDER_ROUTES
 from vistapass.tenants.orders.ticket_page import TICKET_PAGE_ROUTES
@@ -91,6 +93,7 @@ PLATFORM_ROUTES: list[Any] = [
     AdminConsoleController,
     AdminApiController,
     *WEBHOOK_ROUTES,
+    *GATE_HUB_ROUTES,
 ]
 TENANT_ROUTES: list[Any] = [
     ParkController,
@@ -114,6 +117,7 @@ TENANT_ROUTES: list[Any] = [
     *BOOKING_ROUTES,
     *CHECKIN_ROUTES,
     *WINDOW_ROUTES,
+    *GATE_CONSOLE_ROUTES,
 ]
 TEMPLATE_DIRS = [
     ROOT / "platform" / "console" / "templates",
@@ -134,6 +138,7 @@ TEMPLATE_DIRS = [
     ROOT / "tenants" / "booking" / "templates",
     ROOT / "tenants" / "checkin" / "templates",
     ROOT / "tenants" / "window" / "templates",
+    ROOT / "tenants" / "gates" / "templates",
 ]
 # Our own small scripts and styles, served under /static/ (a folder per domain,
 # e.g. tenants/booking/static/booking/step.js is /static/booking/step.js). Libraries
@@ -143,10 +148,11 @@ STATIC_DIRS = [
     ROOT / "tenants" / "booking" / "static",
     ROOT / "tenants" / "checkin" / "static",
     ROOT / "tenants" / "window" / "static",
+    ROOT / "tenants" / "gates" / "static",
 ]
 # JSON APIs: their writes are checked by the authorization guard instead (token
 # clients carry no cookie; cookie sessions must echo the CSRF cookie in a header).
-CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema", r"^/webhooks/"]
+CSRF_EXEMPT = [r"^/api/", r"^/p/[^/]+/api/", r"^/schema", r"^/webhooks/", r"^/gate/"]
 
 
 def _setup_jinja(engine: JinjaTemplateEngine) -> None:

@@ -30,7 +30,7 @@ PLATFORM_PATHS = (
     "/healthz", "/readyz", "/schema", "/storage/", "/static/", "/lang/", "/login", "/logout",
     "/signup", "/console", "/account", "/admin", "/dev/", "/invitations", "/verify-email",
     "/reset-password", "/api/v1/signup", "/api/v1/auth", "/api/v1/account", "/api/v1/platform",
-    "/webhooks/",
+    "/webhooks/", "/gate/",
 )  # fmt: skip
 
 DomainLookup = Callable[[str], Awaitable[str | None]]

@@ -24,6 +24,7 @@ from vistapass.tenants.checkin.frames import MAX_FRAME_BYTES, read_codes_async
 from vistapass.tenants.checkin.search import search
 from vistapass.tenants.checkin.service import Presented, ScanError, park_clock, scan
 from vistapass.tenants.checkin.views import decision_json, search_json
+from vistapass.tenants.gates.live import announce
 from vistapass.tenants.orders.context import selling_for
 
 SCAN = requires("checkin:scan")
@@ -82,6 +83,8 @@ class CheckinApiController(Controller):
             document=presented(data),
             staff_user_id=principal.user_id if principal else None,
         )
+        if decision.ok and not decision.replayed:
+            announce(db_session, request.app.state)  # live occupancy, after the commit
         return decision_json(decision, current_language.get())
 
     @get("/search", summary="Orders by code, contact name or phone, with ticket states", opt=SCAN)

@@ -29,6 +29,7 @@ from vistapass.tenants.checkin.rules import DIRECTIONS
 from vistapass.tenants.checkin.search import search
 from vistapass.tenants.checkin.service import Decision, park_clock, recent, scan
 from vistapass.tenants.checkin.views import clock, decision_json, search_json
+from vistapass.tenants.gates.live import announce
 from vistapass.tenants.orders.context import selling_for
 from vistapass.tenants.park.service import get_profile
 from vistapass.tenants.tickets.codec import PREFIX
@@ -159,6 +160,8 @@ class CheckinConsoleController(Controller):
                 now=utcnow(),
                 staff_user_id=principal.user_id if principal else None,
             )
+            if decision.ok and not decision.replayed:
+                announce(db_session, request.app.state)  # live occupancy, after the commit
         except VistapassError as exc:
             if exc.status_code >= 500:
                 raise

@@ -14,6 +14,7 @@ from vistapass.tenants.models.catalog import (
     Product,
     ProductUnit,
 )
+from vistapass.tenants.models.gates import GateConflict, GateCredential, GateDevice
 from vistapass.tenants.models.jobs import JobRun
 from vistapass.tenants.models.park import ParkProfile
 from vistapass.tenants.models.sales import (
@@ -39,6 +40,9 @@ __all__ = [
     "CalendarDay",
     "CapacityPool",
     "DataKey",
+    "GateConflict",
+    "GateCredential",
+    "GateDevice",
     "IdempotencyRecord",
     "IdentityClaim",
     "InventoryBucket",

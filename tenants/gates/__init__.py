@@ -1,0 +1,1 @@
+"""The gate hub: edge and device credentials, sync, event intake, redeem, occupancy."""

@@ -1,0 +1,180 @@
+"""`/gate/v1/`: what park edges and online scanners call (the contract: docs/gate-hub-api.md).
+
+These routes are on the platform, not under `/p/<slug>/`: the bearer token
+names its park, and its credential must exist in that park's schema. The
+app-wide guard lets them through as public; `gate_session` is their check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vistapass.platform.authz.permissions import public
+from vistapass.platform.console.i18n import current_language
+from vistapass.platform.models.base import utcnow
+from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.tenancy.errors import TenantNotFound
+from vistapass.tenants.checkin.service import Presented, ScanError, scan
+from vistapass.tenants.checkin.views import decision_json
+from vistapass.tenants.gates import credentials, ingest, live, sync
+from vistapass.tenants.gates.errors import (
+    GateRequestInvalid,
+    InvalidCredential,
+    WrongCredentialKind,
+)
+from vistapass.tenants.gates.schemas import EventsIn, RedeemIn, StatusIn
+from vistapass.tenants.models import GateCredential
+from vistapass.tenants.orders.context import selling_for
+
+EDGE = ("edge",)
+ANY_KIND = ("edge", "device")
+MAX_NONCE = 100
+REDEEM_NONCE = "redeem:"
+SEEN_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class GateCall:
+    session: AsyncSession
+    credential: GateCredential
+    slug: str
+
+
+@asynccontextmanager
+async def gate_session(
+    request: Request[Any, Any, Any], kinds: tuple[str, ...]
+) -> AsyncIterator[GateCall]:
+    """The caller's park session (committed on success) and its live credential."""
+    token = credentials.bearer(request.headers.get("authorization", ""))
+    async with AsyncExitStack() as stack:
+        try:
+            session = await stack.enter_async_context(
+                tenant_session(request.app.state.db, token.slug)
+            )
+        except TenantNotFound:
+            # An unknown park looks like any other bad token: nothing to probe.
+            raise InvalidCredential("This gate credential is unknown or revoked.") from None
+        credential = await credentials.authenticate(session, token)
+        if credential.kind not in kinds:
+            raise WrongCredentialKind(
+                f"This call needs an {' or '.join(kinds)} credential.",
+                details={"kind": credential.kind},
+            )
+        _seen(credential)
+        yield GateCall(session, credential, token.slug)
+
+
+def _seen(credential: GateCredential) -> None:
+    """Note the call on the credential, at most once a minute.
+
+    Scanners redeem many times a second through one credential: a write on
+    every call would queue them all behind that one row's lock.
+    """
+    now = utcnow()
+    if credential.last_seen_at is None or now - credential.last_seen_at > SEEN_EVERY:
+        credential.last_seen_at = now
+
+
+def redeem_nonce(nonce: str) -> str:
+    """The admission nonce of an online redeem, apart from the edges' `edge:` ones.
+
+    A nonce that would not fit with the prefix is replaced by its hash, so the
+    same nonce always maps to the same key.
+    """
+    if len(REDEEM_NONCE) + len(nonce) <= MAX_NONCE:
+        return REDEEM_NONCE + nonce
+    return REDEEM_NONCE + hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def _presented(data: JSONBody[RedeemIn]) -> Presented | None:
+    if not data.document_type and not data.document_number:
+        return None
+    if not data.document_type or not data.document_number:
+        raise ScanError(
+            "Give both the document type and its number.",
+            code="invalid_document",
+            details={"field": "document_number" if data.document_type else "document_type"},
+        )
+    return Presented(data.document_type, data.document_number)
+
+
+def _check_events(data: EventsIn) -> None:
+    for index, event in enumerate(data.events):
+        if event.counted and not (event.ok and event.direction == "entry"):
+            raise GateRequestInvalid(
+                "Only an accepted entry can be counted.",
+                code="invalid_event",
+                details={"index": index, "id": str(event.id)},
+            )
+
+
+class GateHubController(Controller):
+    path = "/gate/v1"
+    tags = ["gate hub"]
+
+    @get("/sync", opt=public(), summary="Keys, tickets, devices and settings for an edge")
+    async def sync(
+        self, request: Request[Any, Any, Any], cursor: FromQuery[str | None] = None
+    ) -> dict[str, Any]:
+        async with gate_session(request, EDGE) as call:
+            answer = await sync.pull(call.session, call.slug, call.credential, cursor, utcnow())
+        return answer
+
+    @post("/events", opt=public(), status_code=200, summary="An edge's scans, stored once each")
+    async def events(
+        self, request: Request[Any, Any, Any], data: JSONBody[EventsIn]
+    ) -> dict[str, int]:
+        _check_events(data)
+        async with gate_session(request, EDGE) as call:
+            result = await ingest.ingest(call.session, call.credential.id, data.events)
+            if result.stored:
+                live.announce(call.session, request.app.state)
+        return {
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "conflicts": result.conflicts,
+        }
+
+    @post("/status", opt=public(), status_code=204, summary="An edge's health report")
+    async def status(self, request: Request[Any, Any, Any], data: JSONBody[StatusIn]) -> None:
+        async with gate_session(request, EDGE) as call:
+            call.credential.last_seen_at = utcnow()
+            call.credential.status = {
+                "online": data.online,
+                "outbox": data.outbox,
+                "version": data.version,
+                "last_sync_at": data.last_sync_at.isoformat() if data.last_sync_at else None,
+                "devices": [{"id": d.id, "online": d.online} for d in data.devices],
+            }
+
+    @post("/redeem", opt=public(), status_code=200, summary="Online validation by a scanner")
+    async def redeem(
+        self, request: Request[Any, Any, Any], data: JSONBody[RedeemIn]
+    ) -> dict[str, Any]:
+        async with gate_session(request, ANY_KIND) as call:
+            decision = await scan(
+                call.session,
+                selling_for(request.app.state),
+                code=data.code,
+                direction=data.direction,
+                device=call.credential.name,
+                nonce=redeem_nonce(data.nonce),
+                now=utcnow(),
+                zone=data.zone,
+                document=_presented(data),
+            )
+            if decision.ok and not decision.replayed:
+                live.announce(call.session, request.app.state)
+        return decision_json(decision, current_language.get())
+
+
+GATE_HUB_ROUTES: list[Any] = [GateHubController]
