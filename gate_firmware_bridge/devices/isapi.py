@@ -302,14 +302,18 @@ class IsapiAdapter:
         door_timeout: float = DOOR_TIMEOUT,
     ) -> None:
         self.decide = decide
-        self.devices = list(devices)
         self.path = path
         self.door_timeout = door_timeout
-        self._by_key = {key: device for device in self.devices for key in device.match_keys()}
-        self._auth = {d.id: httpx.DigestAuth(d.username, d.password) for d in self.devices}
+        self.set_devices(devices)
         self._client: httpx.AsyncClient | None = None
         self.serials = SerialTracker()
         self.stats = IsapiStats()
+
+    def set_devices(self, devices: Iterable[IsapiDevice]) -> None:
+        """The terminals the edge's configuration lists now (it changes with each sync)."""
+        self.devices = list(devices)
+        self._by_key = {key: device for device in self.devices for key in device.match_keys()}
+        self._auth = {d.id: httpx.DigestAuth(d.username, d.password) for d in self.devices}
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.door_timeout)

@@ -218,15 +218,21 @@ class ZktecoAdapter:
         path: str = ICLOCK_PATH,
     ) -> None:
         self.decide = decide
-        self.devices = {device.sn: device for device in devices}
         self.tz = tz
         self.path = path
         self.stats = ZktecoStats()
         self._ids = itertools.count(1)
-        self._queues: dict[str, deque[tuple[int, str]]] = {sn: deque() for sn in self.devices}
+        self._queues: dict[str, deque[tuple[int, str]]] = {}
+        self.set_devices(devices)
         self._in_flight: dict[int, tuple[str, str]] = {}
         self._stamps: dict[str, str] = {}
         self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
+
+    def set_devices(self, devices: Iterable[ZktecoDevice]) -> None:
+        """The terminals the edge's configuration lists now; queued commands are kept."""
+        self.devices = {device.sn: device for device in devices}
+        for sn in self.devices:
+            self._queues.setdefault(sn, deque())
 
     async def start(self) -> None:
         """Nothing to open: the terminals come to the edge's HTTP server."""

@@ -1,6 +1,6 @@
 """Tickets for the simulator to scan: sold at the window, used and refunded the real way.
 
-`make run` calls `seed_demo_codes` for the demo park and writes the codes to a JSON file
+`make run` calls `seed_demo_codes` (through demo_setup) and writes the codes to a JSON file
 that `vistapass gate-sim` reads. Every ticket goes through the one selling path (order,
 cash payment, ticket issue, refund, check-in), so what the edge sees is what a real day
 gives it. Kinds: `valid` (today, unused), `used` (today, already admitted once at the
@@ -9,11 +9,9 @@ hub), `wrong_day` (the next open day), `revoked` (today, refunded).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.models.base import utcnow
@@ -91,8 +89,3 @@ async def seed_demo_codes(selling: Selling, slug: str, *, valid: int = 200) -> d
         log.warning("gate-sim: today's demo tickets could not be sold: %s", exc)
     codes["wrong_day"] = (await _sell_first_open(selling, slug, today + timedelta(days=1), 5))[1]
     return codes
-
-
-def write_codes(path: Path, codes: dict[str, list[str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(codes, indent=1))

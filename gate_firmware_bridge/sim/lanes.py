@@ -147,6 +147,20 @@ async def lane_loop(
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
 
 
+async def wait_ready(client: httpx.AsyncClient, within: float = 60.0) -> None:
+    """Wait for the edge to answer (started together with it, the lanes come up first)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the edge at {client.base_url} did not answer in {within:.0f} s")
+        await asyncio.sleep(0.5)
+
+
 async def run_lanes(
     edge_url: str,
     codes: Codes,
@@ -157,11 +171,12 @@ async def run_lanes(
     report: Callable[[str], None] = print,
     every: float = 5.0,
 ) -> Tally:
-    """`lanes` turnstiles sharing `rate` scans per second for `seconds` (or until stopped)."""
+    """`lanes` turnstiles sharing `rate` scans per second for `seconds` (0: until stopped)."""
     tally = Tally()
     interval = lanes / rate if rate > 0 else 1.0
-    until = time.monotonic() + seconds
+    until = time.monotonic() + seconds if seconds > 0 else float("inf")
     async with httpx.AsyncClient(base_url=edge_url, timeout=5) as client:
+        await wait_ready(client)
 
         async def reporter() -> None:
             while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vistapass.gate_firmware_bridge.cli import gate_edge, gate_sim
 from vistapass.platform.cli.audit import audit
 from vistapass.platform.cli.db import db
 from vistapass.platform.cli.run import dev, serve, worker
@@ -16,7 +17,7 @@ def cli() -> None:
     """Vistapass: ticketing for scenic areas, parks and attractions."""
 
 
-for command in (serve, worker, dev, db, tenants, audit, tickets):
+for command in (serve, worker, dev, db, tenants, audit, tickets, gate_edge, gate_sim):
     cli.add_command(command)
 
 

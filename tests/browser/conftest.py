@@ -1,90 +1,26 @@
-"""A real server (granian + a dramatiq worker) and a real headless Chromium.
+"""A real server (tests/live_server.py) and a real headless Chromium.
 
-The server runs the same command line `vistapass serve` runs, against the test
-database; Selenium drives Debian's Chromium through its ChromeDriver. Each test
-can save screenshots under tests/artifacts/.
+Selenium drives Debian's Chromium through its ChromeDriver. Each test can save
+screenshots under tests/artifacts/.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from vistapass.platform.cli.run import server_command, worker_command
+from tests.live_server import LiveServer, serving
 from vistapass.platform.embedded._process import free_port
 from vistapass.platform.settings import Settings
 
+__all__ = ["LiveServer", "serving"]
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-START_TIMEOUT = 60.0
-
-
-@dataclass
-class LiveServer:
-    url: str
-    settings: Settings
-
-
-def _env(settings: Settings, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VISTAPASS_")}
-    env.update(
-        VISTAPASS_ENV="test",
-        VISTAPASS_DATABASE_URL=settings.database_url,
-        VISTAPASS_REDIS_URL=settings.redis_url,
-        VISTAPASS_REDIS_NAMESPACE=settings.redis_namespace,
-        VISTAPASS_DB_ROLE_PREFIX=settings.db_role_prefix,
-        VISTAPASS_DATA_DIR=str(settings.data_dir),
-        VISTAPASS_SECRET_KEY=settings.secret_key,
-        VISTAPASS_BASE_DOMAIN=settings.base_domain,
-        VISTAPASS_HOST="127.0.0.1",
-        VISTAPASS_PORT=str(port),
-        VISTAPASS_LOG_FORMAT="json",
-    )
-    return env
-
-
-@contextmanager
-def serving(settings: Settings, logs: Path, **extra_env: str) -> Iterator[LiveServer]:
-    """`vistapass serve` and its worker on `settings.port`, until the block ends."""
-    env = {**_env(settings, settings.port), **extra_env}
-    processes = [
-        subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        for command, out in (
-            (server_command(settings, 1), (logs / "server.log").open("wb")),
-            (worker_command(settings), (logs / "worker.log").open("wb")),
-        )
-    ]
-    url = f"http://127.0.0.1:{settings.port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"the live server did not start; see {logs}")
-            time.sleep(0.1)
-        yield LiveServer(url, settings)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture(scope="session")
