@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install browser run test lint format bench-tenancy bench-sale bench-pages
+.PHONY: install browser run test lint format bench-tenancy bench-sale bench-pages bench-gate
 
 $(INSTALLED): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,3 +44,6 @@ bench-sale: install
 
 bench-pages: install
 	$(PY) bench/pages.py
+
+bench-gate: install
+	$(PY) bench/gate.py

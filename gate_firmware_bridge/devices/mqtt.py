@@ -37,6 +37,7 @@ import asyncio
 import json
 import re
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -174,6 +175,13 @@ def parse_command(payload: bytes) -> Command:
     return Command(scan_id, is_open, code, message)
 
 
+def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Send each small command at once: with Nagle's algorithm a gate's open command
+    waits for the broker's delayed ACK, some 40 ms on Linux, at every scan."""
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttAdapter:
     """Subscribes to one park's gate scans and publishes the edge's answers."""
 
@@ -209,6 +217,7 @@ class MqttAdapter:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_socket_open = _no_delay
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribed: asyncio.Event | None = None

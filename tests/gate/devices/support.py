@@ -79,11 +79,11 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(router: Router) -> AsyncIterator[str]:
-    """Serve a router over real HTTP on loopback; yields the base URL."""
+async def serve(router: Router | Litestar) -> AsyncIterator[str]:
+    """Serve a router (or a whole app) over real HTTP on loopback; yields the base URL."""
     port = free_port()
     server = Server(
-        Litestar(route_handlers=[router]),
+        router if isinstance(router, Litestar) else Litestar(route_handlers=[router]),
         address="127.0.0.1",
         port=port,
         interface=Interfaces.ASGI,
