@@ -202,3 +202,63 @@ def test_two_edges_admitting_one_single_entry_ticket_offline_is_recorded_as_a_co
     assert len(recorded) == 1
     assert recorded[0].reason and recorded[0].ticket_id is not None
     assert isinstance(recorded[0].ticket_id, uuid.UUID)
+
+
+@pytest.mark.slow
+def test_a_long_outage_uploads_every_event_once_in_batches(
+    migrated: Settings, gate_park: tuple[str, date], tmp_path: Path
+) -> None:
+    """The park's uplink down for a busy spell (the issue's hour with 10,000 scans, at a
+    size the suite can afford): every scan decided offline lands exactly once."""
+    slug, today = gate_park
+    tickets = 600
+    codes = []
+    for _ in range(tickets // 20):  # orders of 20, inside an order's limits
+        codes += day_tickets(migrated, slug, today, 20)
+    hub_settings = migrated.model_copy(update={"host": "127.0.0.1", "port": free_port()})
+    edge = Edge(
+        EdgeConfig(
+            hub=hub_settings.url, token=edge_token(migrated, slug, "Busy edge"),
+            data_dir=tmp_path / "edge",
+        )
+    )  # fmt: skip
+
+    hub = ExitStack()
+    answers: list[str] = []
+
+    async def scenario() -> None:
+        await asyncio.to_thread(hub.enter_context, serving(hub_settings, tmp_path, worker=False))
+        await edge.sync.run_once()
+        await asyncio.to_thread(hub.close)
+        # Hub gone: everyone comes in, then most leave, then some try again.
+        for direction, chosen in (("entry", codes), ("exit", codes[:500]), ("entry", codes[:100])):
+            for code in chosen:
+                scan = Scan(device="lane", credential="qr", value=code, direction=direction)
+                answers.append((await edge.decider.decide(scan)).code)
+        await asyncio.to_thread(hub.enter_context, serving(hub_settings, tmp_path, worker=False))
+        while edge.store.outbox_size:
+            await edge.sync.run_once()
+        await edge.client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+        edge.store.close()
+    assert answers.count("ok") == tickets + 500
+    assert len(answers) == 1200
+
+    async def stored(session: Any) -> tuple[int, int, dict[str, Any]]:
+        total, distinct = (
+            await session.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT nonce) FROM admissions"
+                    " WHERE nonce LIKE 'edge:%'"
+                )
+            )
+        ).one()
+        return total, distinct, await figures(session, slug, utcnow())
+
+    total, distinct, live = query(migrated, slug, stored)
+    assert total == distinct == 1200
+    assert live["inside"] == tickets - 500
