@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from vistapass.gate_firmware_bridge.sim.demo_codes import sell_day_tickets
 from vistapass.platform.cache import redis_client
 from vistapass.platform.db import Database
 from vistapass.platform.models.base import utcnow
-from vistapass.platform.plugin_api import BasketLine
 from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.provisioning import provision_tenant
@@ -31,7 +31,6 @@ from vistapass.tenants.catalog.demo import seed_demo_catalog
 from vistapass.tenants.checkin.service import park_clock
 from vistapass.tenants.gates.credentials import mint
 from vistapass.tenants.orders.context import Selling
-from vistapass.tenants.orders.service import Buyer, OrderRequest, place_order
 
 # isort: split
 # Modules beside this one: bench/ is sys.path[0] when bench/gate.py runs.
@@ -39,7 +38,6 @@ from gate_figures import Figures, Timed
 from gate_http import Connection, HttpError
 from sale_figures import BenchFailure, say
 
-PRODUCT = "day-ticket"
 PER_ORDER = 50  # adults per window sale (a line takes at most 99)
 REDEEM_PATH = "/gate/v1/redeem"
 WARMUP_PER_CLIENT = 3
@@ -52,25 +50,6 @@ class HubPark:
     today: date
     codes: list[str]
     token: str
-
-
-async def _sell(selling: Selling, slug: str, day: date, adults: int) -> list[str]:
-    """A window sale paid in cash of `adults` day tickets for `day`: their QR codes."""
-    placed = await place_order(
-        selling,
-        slug,
-        OrderRequest(
-            product=PRODUCT,
-            visit_date=day,
-            slot=None,
-            channel="window",
-            lines=(BasketLine("adult", adults),),
-            buyer=Buyer(name="Gate bench", email="gate-bench@example.com", locale="en"),
-            provider="cash",
-            note="gate benchmark",
-        ),
-    )
-    return [ticket["qr"] for ticket in placed["tickets"]]
 
 
 async def _prepare(settings: Settings, slug: str, tickets: int) -> HubPark:
@@ -86,7 +65,11 @@ async def _prepare(settings: Settings, slug: str, tickets: int) -> HubPark:
         started = time.perf_counter()
         codes: list[str] = []
         while len(codes) < tickets:
-            codes += await _sell(selling, slug, today, min(PER_ORDER, tickets - len(codes)))
+            codes += (
+                await sell_day_tickets(
+                    selling, slug, today, min(PER_ORDER, tickets - len(codes)), buyer="Gate bench"
+                )
+            )[1]
         say(
             f"park {slug}: {len(codes)} day tickets for {today} sold at the window in "
             f"{time.perf_counter() - started:.1f} s"

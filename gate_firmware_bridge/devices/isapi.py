@@ -361,12 +361,15 @@ class IsapiAdapter:
         scan = scan_of(event, device)
         if scan is None:
             self.stats.ignored += 1
-            return Response("OK", media_type="text/plain")
+            return Response("OK", status_code=200, media_type="text/plain")
         if not fresh:
-            return Response("OK", media_type="text/plain")
+            return Response("OK", status_code=200, media_type="text/plain")
         self.stats.scans += 1
         return Response(
-            "OK", media_type="text/plain", background=BackgroundTask(self.handle, scan, device)
+            "OK",
+            status_code=200,
+            media_type="text/plain",
+            background=BackgroundTask(self.handle, scan, device),
         )
 
     def _fresh(self, device: IsapiDevice, serial: int) -> bool:

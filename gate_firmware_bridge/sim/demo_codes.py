@@ -29,7 +29,9 @@ PER_ORDER = 10  # adults per demo order, well inside an order's limits
 LOOK_AHEAD_DAYS = 14
 
 
-async def _sell(selling: Selling, slug: str, day: date, adults: int) -> tuple[str, list[str]]:
+async def sell_day_tickets(
+    selling: Selling, slug: str, day: date, adults: int, *, buyer: str = "Gate simulator"
+) -> tuple[str, list[str]]:
     """A window sale paid in cash of `adults` day tickets for `day`: order and ticket codes."""
     placed = await place_order(
         selling,
@@ -40,9 +42,9 @@ async def _sell(selling: Selling, slug: str, day: date, adults: int) -> tuple[st
             slot=None,
             channel="window",
             lines=(BasketLine("adult", adults),),
-            buyer=Buyer(name="Gate simulator", email="gate-sim@example.com", locale="en"),
+            buyer=Buyer(name=buyer, email="gate-sim@example.com", locale="en"),
             provider="cash",
-            note="gate simulator",
+            note=buyer,
         ),
     )
     return placed["code"], [ticket["qr"] for ticket in placed["tickets"]]
@@ -53,7 +55,7 @@ async def _sell_first_open(
 ) -> tuple[str, list[str]]:
     for offset in range(LOOK_AHEAD_DAYS):
         try:
-            return await _sell(selling, slug, start + timedelta(days=offset), adults)
+            return await sell_day_tickets(selling, slug, start + timedelta(days=offset), adults)
         except VistapassError as exc:
             log.info("gate-sim: %s not on sale (%s)", start + timedelta(days=offset), exc.code)
     raise VistapassError(f"No day within {LOOK_AHEAD_DAYS} days of {start} sells {PRODUCT}.")
@@ -66,8 +68,8 @@ async def seed_demo_codes(selling: Selling, slug: str, *, valid: int = 200) -> d
     codes: dict[str, list[str]] = {"valid": [], "used": [], "wrong_day": [], "revoked": []}
     try:
         for _ in range(max(1, valid // PER_ORDER)):
-            codes["valid"] += (await _sell(selling, slug, today, PER_ORDER))[1]
-        _, used = await _sell(selling, slug, today, 5)
+            codes["valid"] += (await sell_day_tickets(selling, slug, today, PER_ORDER))[1]
+        _, used = await sell_day_tickets(selling, slug, today, 5)
         async with tenant_session(selling.db, slug) as session:
             for code in used:
                 await scan(
@@ -75,7 +77,7 @@ async def seed_demo_codes(selling: Selling, slug: str, *, valid: int = 200) -> d
                     nonce=f"gate-sim-seed:{uuid.uuid4()}", now=utcnow(),
                 )  # fmt: skip
         codes["used"] = used
-        refunded, revoked = await _sell(selling, slug, today, 5)
+        refunded, revoked = await sell_day_tickets(selling, slug, today, 5)
         async with tenant_session(selling.db, slug) as session:
             order = await load_order(session, refunded, for_update=True)
             time_zone = (await get_profile(session)).time_zone

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.gate.devices.support import (
@@ -223,6 +223,7 @@ def test_qr_text_round_trips_through_multipart(serial: int, qr: str) -> None:
 @given(
     st.binary(max_size=300), st.sampled_from(["application/json", "multipart/mixed; boundary=b"])
 )
+@example(b"{}", "application/json")  # a known terminal's event with nothing to decide
 def test_the_intake_answers_anything_with_a_4xx_or_200(body: bytes, content_type: str) -> None:
     adapter = IsapiAdapter(Gate(), [DEVICE])
     response = adapter.receive(body, content_type, peer="10.0.0.21")
