@@ -35,6 +35,7 @@ from vistapass.tenants.catalog.api import request_actor
 from vistapass.tenants.gates import credentials, live
 from vistapass.tenants.gates.occupancy import figures
 from vistapass.tenants.models.gates import DEVICE_DIRECTIONS, DEVICE_KINDS
+from vistapass.tenants.orders.context import selling_for
 from vistapass.tenants.park.service import get_profile
 
 CONFIGURE = requires("settings:write")
@@ -159,7 +160,9 @@ class GatesConsoleController(Controller):
     ) -> Template | Redirect:
         form = await fields(request)
         try:
-            device = await credentials.add_device(db_session, form)
+            device = await credentials.add_device(
+                db_session, selling_for(request.app.state).wrapper, form
+            )
         except VistapassError as exc:
             return await self._failed(request, db_session, tenant.slug, exc, form)
         await record(

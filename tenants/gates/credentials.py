@@ -22,9 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.crypto.envelope import KeyWrapper
 from vistapass.platform.errors import Conflict, NotFound
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.naming import is_valid_slug
+from vistapass.tenants.gates.device_secrets import redacted, seal_settings
 from vistapass.tenants.gates.errors import GateRequestInvalid, InvalidCredential
 from vistapass.tenants.models import GateCredential, GateDevice
 from vistapass.tenants.models.gates import CREDENTIAL_KINDS, DEVICE_DIRECTIONS, DEVICE_KINDS
@@ -166,8 +168,12 @@ def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     return value
 
 
-async def add_device(session: AsyncSession, form: dict[str, str]) -> GateDevice:
-    """A device under a live edge, from the console's form (all values as strings)."""
+async def add_device(
+    session: AsyncSession, wrapper: KeyWrapper, form: dict[str, str]
+) -> GateDevice:
+    """A device under a live edge, from the console's form (all values as strings).
+
+    Its secret settings (a terminal's password) are sealed before they are stored."""
     try:
         edge_id = uuid.UUID(form.get("edge_id", ""))
     except ValueError:
@@ -191,15 +197,18 @@ async def add_device(session: AsyncSession, form: dict[str, str]) -> GateDevice:
             code="invalid_zone",
             details={"field": "zone"},
         )
+    device_id = uuid.uuid4()
     device = GateDevice(
-        id=uuid.uuid4(),
+        id=device_id,
         edge_id=edge.id,
         name=_name(form.get("name", "")),
         kind=_choice(form.get("kind", ""), DEVICE_KINDS, "kind"),
         external_id=external_id,
         zone=zone,
         direction=_choice(form.get("direction", "both"), DEVICE_DIRECTIONS, "direction"),
-        settings=_settings(form.get("settings", "")),
+        settings=await seal_settings(
+            session, wrapper, device_id, _settings(form.get("settings", ""))
+        ),
     )
     try:
         async with session.begin_nested():
@@ -223,7 +232,7 @@ async def listing(session: AsyncSession) -> tuple[list[GateCredential], list[Gat
 
 
 def describe_device(device: GateDevice) -> dict[str, Any]:
-    """A device as the sync and the console show it."""
+    """A device as the console and the audit log show it (secrets hidden)."""
     return {
         "id": str(device.id),
         "name": device.name,
@@ -231,7 +240,7 @@ def describe_device(device: GateDevice) -> dict[str, Any]:
         "external_id": device.external_id,
         "zone": device.zone,
         "direction": device.direction,
-        "settings": device.settings or {},
+        "settings": redacted(device.settings or {}),
     }
 
 

@@ -126,7 +126,14 @@ class GateHubController(Controller):
         self, request: Request[Any, Any, Any], cursor: FromQuery[str | None] = None
     ) -> dict[str, Any]:
         async with gate_session(request, EDGE) as call:
-            answer = await sync.pull(call.session, call.slug, call.credential, cursor, utcnow())
+            answer = await sync.pull(
+                call.session,
+                selling_for(request.app.state).wrapper,
+                call.slug,
+                call.credential,
+                cursor,
+                utcnow(),
+            )
         return answer
 
     @post("/events", opt=public(), status_code=200, summary="An edge's scans, stored once each")

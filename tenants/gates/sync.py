@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.crypto.envelope import KeyWrapper
 from vistapass.tenants.checkin.rules import REENTRY_COOLDOWN, History
 from vistapass.tenants.checkin.service import histories, park_clock
 from vistapass.tenants.gates.credentials import describe_device
+from vistapass.tenants.gates.device_secrets import open_settings
 from vistapass.tenants.keys.signing import public_keys
 from vistapass.tenants.models import GateCredential, GateDevice
 from vistapass.tenants.park.service import get_profile
@@ -87,7 +89,12 @@ def _ticket(row: Any, history: History) -> dict[str, Any]:
 
 
 async def pull(
-    session: AsyncSession, slug: str, edge: GateCredential, cursor: str | None, now: datetime
+    session: AsyncSession,
+    wrapper: KeyWrapper,
+    slug: str,
+    edge: GateCredential,
+    cursor: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """The answer to `GET /gate/v1/sync` for `edge` of the session's park."""
     xmin = (await session.execute(_XMIN)).scalar_one()
@@ -113,6 +120,11 @@ async def pull(
             {"key_id": key_id, "public_key": _b64(raw)} for key_id, raw in sorted(keys.items())
         ],
         "tickets": [_ticket(row, seen.get(row.id, History())) for row in rows],
-        "devices": [describe_device(device) for device in devices],
+        "devices": [
+            # The edge logs in to its terminals: it alone gets their passwords.
+            describe_device(device)
+            | {"settings": await open_settings(session, wrapper, device.id, device.settings or {})}
+            for device in devices
+        ],
         "settings": {"reentry_cooldown_s": int(REENTRY_COOLDOWN.total_seconds())},
     }

@@ -27,6 +27,7 @@ from tests.live_server import serving
 from vistapass.gate_firmware_bridge.devices.isapi import DOOR_OPEN_XML, EVENT_PATH
 from vistapass.gate_firmware_bridge.devices.mqtt import Command
 from vistapass.gate_firmware_bridge.edge.runtime import Edge, EdgeConfig
+from vistapass.platform.crypto.envelope import wrapper_for
 from vistapass.platform.db import Database
 from vistapass.platform.embedded._process import free_port
 from vistapass.platform.settings import Settings
@@ -50,7 +51,7 @@ def register_devices(settings: Settings, slug: str, token: str, terminal: Termin
     async def work(db: Database) -> None:
         async with tenant_session(db, slug) as session:
             for form in forms:
-                await add_device(session, {"edge_id": edge_id, **form})
+                await add_device(session, wrapper_for(settings), {"edge_id": edge_id, **form})
 
     run(settings, work)
 

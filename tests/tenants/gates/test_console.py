@@ -6,14 +6,24 @@ import html as html_text
 import re
 import uuid
 
-from tests.conftest import sign_in
+from sqlalchemy import select
+
+from tests.conftest import run, sign_in
 from tests.tenants.gates.support import auth, client, sale_park
 from tests.tenants.orders_console.support import audit_entries, csrf
+from vistapass.platform.db import Database
+from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.models import GateDevice
 
 __all__ = ["client", "sale_park"]
 
 TOKEN = re.compile(r'<code class="token-secret">([^<]+)</code>')
 COMMAND = re.compile(r'<code class="gate-command">([^<]+)</code>')
+
+
+async def device_settings(db: Database, slug: str) -> dict:
+    async with tenant_session(db, slug) as session:
+        return (await session.scalars(select(GateDevice.settings))).one()
 
 
 def url(slug: str, rest: str = "") -> str:
@@ -45,7 +55,7 @@ def test_a_manager_creates_an_edge_wires_a_device_and_revokes_it(
         "external_id": "DS-K1T671-01",
         "zone": "east",
         "direction": "entry",
-        "settings": '{"host": "192.168.1.20"}',
+        "settings": '{"base_url": "http://192.168.1.20", "password": "Door-1234"}',
     }
     added = client.post(
         url(sale_park, "/devices"), data=device, headers=csrf(client), follow_redirects=False
@@ -61,10 +71,17 @@ def test_a_manager_creates_an_edge_wires_a_device_and_revokes_it(
     assert [
         (d["external_id"], d["kind"], d["zone"], d["direction"]) for d in synced["devices"]
     ] == [("DS-K1T671-01", "isapi", "east", "entry")]
-    assert synced["devices"][0]["settings"] == {"host": "192.168.1.20"}
+    # The terminal's password: in plain text only for its own edge.
+    assert synced["devices"][0]["settings"] == {
+        "base_url": "http://192.168.1.20",
+        "password": "Door-1234",
+    }
+    stored = run(migrated, lambda db: device_settings(db, sale_park))
+    assert set(stored["password"]) == {"sealed"} and "Door-1234" not in str(stored)
     listing = client.get(url(sale_park), headers={"accept": "text/html"})
     assert "East gate edge" in listing.text and "Lane 1" in listing.text
     assert token not in listing.text  # shown once, never again
+    assert "Door-1234" not in listing.text
 
     revoked = client.post(
         url(sale_park, f"/credentials/{edge_uuid}/revoke"),
@@ -78,7 +95,8 @@ def test_a_manager_creates_an_edge_wires_a_device_and_revokes_it(
     assert f"gate_credential:{edge_uuid}" in targets
     revocations = audit_entries(migrated, sale_park, "gate_credential.revoked")
     assert f"gate_credential:{edge_uuid}" in {e.target for e in revocations}
-    assert audit_entries(migrated, sale_park, "gate_device.created")
+    [wired] = audit_entries(migrated, sale_park, "gate_device.created")
+    assert wired.after["settings"]["password"] == "••••"
 
 
 def test_an_online_scanner_gets_a_token_without_an_edge_command(
