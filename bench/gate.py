@@ -42,8 +42,8 @@ redeem_per_s=… redeem_p99_ms=… decision_ratio=… mqtt_ratio=… http_ratio=
 The parts are in the modules beside this file (bench/ is `sys.path[0]` when it
 runs): `gate_edge` (the store and the decision phase), `gate_mqtt`, `gate_devices`
 (the ISAPI terminal and the HTTP phase), `gate_hub` (the park and the redeem
-phase), `gate_http` (the loopback HTTP client), `gate_figures` (figures and
-goals); the app server and database helpers of `bench/sale.py` are reused.
+phase), `gate_figures` (figures and goals); the loopback HTTP client (`raw_http`)
+and the app server and database helpers of `bench/sale.py` are shared.
 """
 
 from __future__ import annotations
@@ -53,16 +53,12 @@ import asyncio
 import logging
 import os
 import secrets
-import shutil
-import signal
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 from redis import Redis
 from sqlalchemy.engine import make_url
@@ -73,12 +69,13 @@ from vistapass.platform.settings import Settings
 
 # isort: split
 # Modules beside this file: bench/ is sys.path[0] when it runs as a script.
+from bench_run import Cleanup, measured, stop_on_sigterm
 from gate_devices import DoorTerminal, device_rows, measure_http
 from gate_edge import EdgeSetup, build_edge, measure_decision
 from gate_figures import Figures
 from gate_hub import WARMUP_PER_CLIENT, measure_redeem, prepare_park
 from gate_mqtt import measure_mqtt
-from sale_figures import BenchFailure, say
+from sale_figures import say
 from sale_park import create_database, drop_database_and_roles
 from sale_server import (
     connections_per_worker,
@@ -102,8 +99,6 @@ TURNSTILES = 4
 TERMINALS = 4
 DEVICE_WARMUP = 5  # untimed scans per MQTT turnstile and ISAPI terminal
 FORGED_CODES = 50
-
-Cleanup = tuple[str, Callable[[], object]]
 
 
 def positive_int(value: str) -> int:
@@ -142,10 +137,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     return args
-
-
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # --- the edge ---------------------------------------------------------------------------
@@ -249,16 +240,9 @@ def measure_hub(
 # --- the run ----------------------------------------------------------------------------
 
 
-def attempt(what: str, step: Callable[[], object], problems: list[str]) -> None:
-    try:
-        step()
-    except Exception as exc:
-        problems.append(f"{what}: {type(exc).__name__}: {exc}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     # The edge logs every refusal; the figures are the output. Litestar's default
     # logging (the edge's app sets it up) would show each door-open call and migration.
     configure_logging(Settings(log_level="WARNING"))
@@ -268,30 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = secrets.token_hex(3)
     data_dir = Path(tempfile.mkdtemp(prefix="vistapass-bench-gate-"))
     figures = Figures()
-    cleanups: list[Cleanup] = []
-    failures: list[str] = []
-    measured = False
     say(
         f"gate bench {run_id}: {args.scans} decisions, {args.mqtt_scans} MQTT scans, "
         f"{args.http_events} ISAPI events, {args.redeem_tickets} redeems by {args.clients} "
         f"clients on {args.workers} workers"
     )
-    try:
+
+    def measure(cleanups: list[Cleanup]) -> None:
         measure_edge(args, run_id, data_dir, figures, cleanups)
         measure_hub(args, run_id, data_dir, figures, cleanups)
-        measured = True
-    except BenchFailure as exc:
-        failures.append(str(exc))
-    except (Exception, KeyboardInterrupt) as exc:
-        traceback.print_exc(file=sys.stderr)
-        failures.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        for what, step in reversed(cleanups):
-            attempt(what, step, failures)
-        attempt("removing the data folder", lambda: shutil.rmtree(data_dir), failures)
-    if failures or not measured:
-        for failure in failures:
-            print(f"bench/gate.py failed: {failure}", file=sys.stderr)
+
+    if not measured("bench/gate.py", data_dir, measure):
         return 1
     figures.report()
     say(f"run took {time.perf_counter() - started:.1f} s")

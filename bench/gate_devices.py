@@ -32,7 +32,7 @@ from vistapass.gate_firmware_bridge.edge.wire import DeviceRow
 # Modules beside this one: bench/ is sys.path[0] when bench/gate.py runs.
 from gate_edge import EdgeSetup
 from gate_figures import Figures, Timed
-from gate_http import Connection, HttpError
+from raw_http import Connection, HttpError
 from sale_figures import BenchFailure, say
 from sale_server import free_port
 

@@ -35,7 +35,7 @@ from vistapass.tenants.orders.context import Selling
 # isort: split
 # Modules beside this one: bench/ is sys.path[0] when bench/gate.py runs.
 from gate_figures import Figures, Timed
-from gate_http import Connection, HttpError
+from raw_http import Connection, HttpError
 from sale_figures import BenchFailure, say
 
 PER_ORDER = 50  # adults per window sale (a line takes at most 99)

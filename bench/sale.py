@@ -77,16 +77,12 @@ import math
 import os
 import random
 import secrets
-import shutil
-import signal
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 from sqlalchemy.engine import make_url
 
@@ -97,6 +93,7 @@ from vistapass.platform.settings import Settings
 
 # isort: split
 # Modules beside this file: bench/ is sys.path[0] when it runs as a script.
+from bench_run import Cleanup, measured, stop_on_sigterm
 from sale_cpu import CpuMeter
 from sale_figures import (
     HOT_PRODUCT,
@@ -320,13 +317,6 @@ def report_goals(figures: Figures) -> None:
 # --- setup and teardown ----------------------------------------------------------------
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-Cleanup = tuple[str, Callable[[], object]]
-
-
 def make_plan(args: argparse.Namespace) -> Plan:
     run_id = secrets.token_hex(3)
     # Every warm-up round may be needed to spread the connections over the workers.
@@ -431,38 +421,16 @@ def measure(
     check_oversell(database_url, plan, figures)
 
 
-def attempt(what: str, step: Callable[[], object], problems: list[str]) -> None:
-    try:
-        step()
-    except Exception as exc:
-        problems.append(f"{what}: {type(exc).__name__}: {exc}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     started = time.perf_counter()
     data_dir = Path(tempfile.mkdtemp(prefix="vistapass-bench-sale-"))
     external = bool(os.environ.get("VISTAPASS_BENCH_URL"))
     figures = Figures(clients=args.clients, workers=None if external else args.workers)
-    cleanups: list[Cleanup] = []
-    problems: list[str] = []
-    measured = False
-    try:
-        measure(args, data_dir, figures, cleanups)
-        measured = True
-    except BenchFailure as exc:
-        problems.append(str(exc))
-    except (Exception, KeyboardInterrupt) as exc:
-        traceback.print_exc(file=sys.stderr)
-        problems.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        for what, step in reversed(cleanups):
-            attempt(what, step, problems)
-        attempt("removing the data folder", lambda: shutil.rmtree(data_dir), problems)
-    if problems or not measured:
-        for problem in problems:
-            print(f"bench/sale.py failed: {problem}", file=sys.stderr)
+    if not measured(
+        "bench/sale.py", data_dir, lambda cleanups: measure(args, data_dir, figures, cleanups)
+    ):
         return 1
     report_goals(figures)
     say(f"run took {time.perf_counter() - started:.1f} s")

@@ -15,6 +15,7 @@ import httpx
 
 # isort: split
 # Modules beside this one: bench/ is sys.path[0] when bench/sale.py runs.
+from raw_http import Connection, HttpError
 from sale_figures import UNIT, BenchFailure, Figures, Phase, Plan, say
 
 # Untimed orders per client before the phases, so that every server worker has its
@@ -55,79 +56,22 @@ Send = Callable[[bytes, str], Awaitable[tuple[int, bytes]]]
 
 
 class RawConnection:
-    """One keep-alive HTTP/1.1 connection, speaking just what this bench needs.
-
-    httpx (h11, pure Python) costs about 3 ms of CPU per request on a 2-core
-    machine: it cannot send more than ~350 requests/s and takes a good share of the
-    cores the server is measured on. This costs a small fraction of that, so the
-    figures are the server's rather than the client's.
-    """
+    """One keep-alive connection posting orders to `path` (see raw_http.Connection)."""
 
     def __init__(self, host: str, port: int, path: str) -> None:
-        self.host, self.port, self.path = host, port, path
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.path = path
+        self.connection = Connection(host, port)
 
     async def close(self) -> None:
-        writer, self.reader, self.writer = self.writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        await self.connection.close()
 
     async def post(self, body: bytes, key: str) -> tuple[int, bytes]:
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                return await self._exchange(body, key)
-        except (
-            OSError,
-            TimeoutError,
-            ValueError,
-            IndexError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-        ) as exc:
-            # Whatever state the connection is in, it cannot carry the next request.
-            await self.close()
-            raise ClientError(f"{type(exc).__name__}: {exc}") from exc
-
-    async def _exchange(self, body: bytes, key: str) -> tuple[int, bytes]:
-        if self.reader is None or self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"{IDEMPOTENCY_HEADER}: {key}\r\n\r\n"
-        )
-        self.writer.write(head.encode("latin-1") + body)
-        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip().lower()
-        if status < 200 or status in (204, 304):
-            answer = b""
-        elif headers.get("transfer-encoding") == "chunked":
-            answer = await self._chunks()
-        elif "content-length" in headers:
-            answer = await self.reader.readexactly(int(headers["content-length"]))
-        else:  # delimited by the end of the connection
-            answer = await self.reader.read()
-            headers["connection"] = "close"
-        if headers.get("connection") == "close":
-            await self.close()
-        return status, answer
-
-    async def _chunks(self) -> bytes:
-        assert self.reader is not None
-        parts = []
-        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            parts.append(await self.reader.readexactly(size))
-            await self.reader.readexactly(2)
-        while await self.reader.readuntil(b"\r\n") != b"\r\n":
-            pass  # trailers: nothing here needs them
-        return b"".join(parts)
+            return await self.connection.request(
+                "POST", self.path, body, headers={IDEMPOTENCY_HEADER: key}
+            )
+        except HttpError as exc:
+            raise ClientError(str(exc)) from exc
 
 
 class RawClient:

@@ -37,8 +37,7 @@ from vistapass.gate_firmware_bridge.edge.store import EdgeStore
 from vistapass.gate_firmware_bridge.edge.wire import EdgeEvent
 from vistapass.platform.crypto.envelope import keyed_hash
 from vistapass.platform.logging import get_logger
-from vistapass.tenants.checkin.rules import TicketFacts, decide
-from vistapass.tenants.checkin.service import MAX_CODE, message_for
+from vistapass.tenants.checkin.rules import MAX_CODE, TicketFacts, decide, message_for
 from vistapass.tenants.tickets.codec import TicketFlags, TicketInvalid, TicketPayload
 from vistapass.tenants.tickets.verify import verify_ticket
 from vistapass.tenants.visitors.documents import CN_ID, DocumentInvalid, normalise_document

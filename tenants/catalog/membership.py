@@ -154,6 +154,24 @@ async def member_only_dates(session: AsyncSession) -> frozenset[date]:
     return frozenset(days)
 
 
+async def is_member_only(session: AsyncSession, day: date) -> bool:
+    """Whether some annual card of the park keeps `day` for its members.
+
+    Asked on every web quote, so PostgreSQL answers it (JSONB containment) instead
+    of every card's configuration coming back to be parsed.
+    """
+    kept = await session.scalar(
+        select(Product.id)
+        .where(
+            Product.pricing_mode == MEMBER_MODE,
+            Product.status != "draft",
+            Product.pricing_config["member_only_dates"].contains([day.isoformat()]),
+        )
+        .limit(1)
+    )
+    return kept is not None
+
+
 def applies_to(product: Product, channel: str) -> bool:
     """Member prices and members-only dates touch web sales of products other than cards."""
     return channel == "web" and product.pricing_mode != MEMBER_MODE

@@ -29,8 +29,8 @@ from vistapass.tenants.calendar.service import day_info
 from vistapass.tenants.catalog.membership import (
     MemberCard,
     applies_to,
+    is_member_only,
     load_card,
-    member_only_dates,
     with_member_discount,
 )
 from vistapass.tenants.models import Order, PricingModeSetting, Product, ProductUnit, Ticket
@@ -181,7 +181,7 @@ async def _member_card(
     card = await load_card(session, member, today) if member is not None else None
     if card is not None and not card.covers(visit_date):
         card = None
-    if visit_date in await member_only_dates(session) and (
+    if await is_member_only(session, visit_date) and (
         card is None or visit_date not in card.member_only_dates
     ):
         raise QuoteError(

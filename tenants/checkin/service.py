@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.errors import VistapassError
 from vistapass.tenants.checkin.rules import (
     DIRECTIONS,
+    MAX_CODE,
     Direction,
     History,
     TicketFacts,
     decide,
     effective_window,
+    message_for,
 )
 from vistapass.tenants.keys.signing import public_keys
 from vistapass.tenants.models import (
@@ -47,42 +49,15 @@ from vistapass.tenants.tickets.codec import TicketInvalid, TicketPayload, decode
 from vistapass.tenants.tickets.verify import verify_ticket
 from vistapass.tenants.visitors.documents import normalise_document
 
-MAX_CODE = 512  # our codes are about 160 characters; anything far longer is not one
 MAX_NONCE = 100
 MAX_DEVICE = 100
 MAX_ZONE = 60
 RECENT_LIMIT = 10
 
-# English message ids; the API and the pages translate them into the staff's language.
-MESSAGES: dict[str, str] = {
-    "ok:entry": "Entry accepted.",
-    "ok:exit": "Exit recorded.",
-    "malformed": "Not a ticket code of this park.",
-    "bad_signature": "Forged or altered ticket code.",
-    "unknown_key": "This ticket was not signed by this park.",
-    "revoked": "This ticket was cancelled.",
-    "refunded": "This ticket was refunded.",
-    "not_yet_valid": "Wrong day: this ticket is not valid yet.",
-    "expired": "Wrong day: this ticket has expired.",
-    "wrong_slot": "Wrong time slot.",
-    "blackout_date": "This ticket is not valid today (blackout date).",
-    "wrong_zone": "This ticket is not valid in this zone.",
-    "already_used": "Already used.",
-    "no_entries_left_today": "No entries left today.",
-    "already_inside": "Already inside: scan an exit first.",
-    "not_inside": "Not inside: no entry was recorded.",
-    "reentry_cooldown": "Re-entry too soon after leaving: please wait a few minutes.",
-    "real_name_mismatch": "The ID document does not match the ticket holder.",
-}
-
 
 class ScanError(VistapassError):
     status_code = 422
     code = "invalid_scan"
-
-
-def message_for(code: str, direction: str) -> str:
-    return MESSAGES.get(f"{code}:{direction}") or MESSAGES.get(code) or code
 
 
 @dataclass(frozen=True, slots=True)

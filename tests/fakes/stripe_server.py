@@ -23,10 +23,7 @@ Stripe would send, `signed` signs it with Stripe's scheme and `deliver` posts it
 from __future__ import annotations
 
 import copy
-import hashlib
 import hmac
-import json
-import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -49,6 +46,7 @@ from tests.fakes.stripe_wire import (
     new_intent,
     positive_int,
     redact,
+    signed_event,
     stripe_id,
 )
 
@@ -278,22 +276,7 @@ class FakeStripe:
             charge = self._charges[refund["charge"]].obj
             return self._event(kind, charge, stored.account)
 
-    @staticmethod
-    def signed(
-        event: Mapping[str, Any], secret: str, timestamp: int | None = None
-    ) -> tuple[bytes, str]:
-        """The delivery body and its `Stripe-Signature` header, signed as Stripe does.
-
-        `v1` is HMAC-SHA256 of `"<t>.<body>"` under the endpoint's secret. Test-mode
-        deliveries also carry a `v0` made with a key nobody has, which a verifier must
-        ignore; including it catches verifiers that accept any scheme.
-        """
-        payload = json.dumps(event, indent=2).encode()
-        t = int(time.time()) if timestamp is None else timestamp
-        signed_payload = f"{t}.".encode() + payload
-        v1 = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest()
-        v0 = hmac.new(secrets.token_bytes(32), signed_payload, hashlib.sha256).hexdigest()
-        return payload, f"t={t},v1={v1},v0={v0}"
+    signed = staticmethod(signed_event)
 
     def deliver(
         self, url: str, event: Mapping[str, Any], secret: str, timestamp: int | None = None

@@ -4,6 +4,8 @@ requests it records, the errors it answers with, and the objects and events it m
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import secrets
 import string
@@ -229,3 +231,20 @@ def event_object(
     if account is not None:
         event["account"] = account
     return event
+
+
+def signed_event(
+    event: Mapping[str, Any], secret: str, timestamp: int | None = None
+) -> tuple[bytes, str]:
+    """The delivery body and its `Stripe-Signature` header, signed as Stripe does.
+
+    `v1` is HMAC-SHA256 of `"<t>.<body>"` under the endpoint's secret. Test-mode
+    deliveries also carry a `v0` made with a key nobody has, which a verifier must
+    ignore; including it catches verifiers that accept any scheme.
+    """
+    payload = json.dumps(event, indent=2).encode()
+    t = int(time.time()) if timestamp is None else timestamp
+    signed_payload = f"{t}.".encode() + payload
+    v1 = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+    v0 = hmac.new(secrets.token_bytes(32), signed_payload, hashlib.sha256).hexdigest()
+    return payload, f"t={t},v1={v1},v0={v0}"
