@@ -36,7 +36,7 @@ from vistapass.platform.models import OneTimeToken, Role, TenantStatus, User
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy import repository
-from vistapass.platform.tenancy.binding import control_session, tenant_session
+from vistapass.platform.tenancy.binding import control_session, forget_tenant, tenant_session
 from vistapass.platform.tenancy.errors import InvalidSlug, SlugReserved, TenantExists
 from vistapass.platform.tenancy.naming import validate_slug
 from vistapass.platform.tenancy.provisioning import provision_tenant
@@ -235,6 +235,7 @@ async def _set_aside(db: Database, slug: str) -> None:
     except Exception:
         log.exception("could not suspend a park left without an owner", slug=slug)
         return
+    forget_tenant(slug)
     log.warning("park suspended: its sign-up failed after provisioning", slug=slug)
 
 

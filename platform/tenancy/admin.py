@@ -12,7 +12,7 @@ from vistapass.platform.db.migrations import Tree, current_revision, head
 from vistapass.platform.errors import ServiceUnavailable
 from vistapass.platform.models import Tenant, TenantDomain, TenantStatus
 from vistapass.platform.tenancy import repository
-from vistapass.platform.tenancy.binding import control_session
+from vistapass.platform.tenancy.binding import control_session, forget_tenant
 from vistapass.platform.tenancy.errors import DomainTaken, InvalidDomain, TenantNotFound
 
 
@@ -64,7 +64,8 @@ async def suspend(db: Database, slug: str) -> bool:
         if tenant.status == TenantStatus.SUSPENDED:
             return False
         await repository.set_status(session, tenant, TenantStatus.SUSPENDED)
-        return True
+    forget_tenant(slug)
+    return True
 
 
 async def resume(db: Database, slug: str) -> bool | None:
@@ -77,7 +78,8 @@ async def resume(db: Database, slug: str) -> bool | None:
         if tenant.status == TenantStatus.ACTIVE:
             return False
         await repository.set_status(session, tenant, TenantStatus.ACTIVE)
-        return True
+    forget_tenant(slug)
+    return True
 
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

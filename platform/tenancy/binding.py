@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
+from vistapass.platform.db.raw import Raw
 from vistapass.platform.models import Tenant, TenantStatus
 from vistapass.platform.tenancy import repository
 from vistapass.platform.tenancy.errors import TenantNotBound, TenantNotFound, TenantSuspended
@@ -34,6 +36,9 @@ from vistapass.platform.worker.enqueue import discard_jobs, flush_jobs
 from vistapass.tenants.models import TENANT_SCHEMA
 
 TENANT_KEY = "vistapass.tenant"
+# How long a process keeps a park's registry row: a suspension made by another
+# process (the CLI, another worker) is obeyed within this many seconds.
+REGISTRY_CACHE_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,31 @@ class BoundTenant:
         )
 
 
+# Registry rows by (database, slug): every request of a park binds it, and the
+# row (schema, role, status) changes only when the park is suspended or resumed.
+_registry: Recent[tuple[str, str], BoundTenant] = Recent(REGISTRY_CACHE_S)
+
+
+def forget_tenant(slug: str | None = None) -> None:
+    """Drop a park (or all) from this process's registry cache, after changing its row."""
+    if slug is None:
+        _registry.forget()
+        return
+    _registry.forget_matching(lambda key: key[1] == slug)
+
+
+async def _registry_row(session: AsyncSession, slug: str) -> BoundTenant:
+    # The engine's URL keys the cache: tests and tools may hold several databases.
+    key = (str(session.bind.url) if session.bind is not None else "", slug)
+    tenant = _registry.get(key)
+    if tenant is not None:
+        return tenant
+    row = await repository.get_by_slug(session, slug)
+    if row is None or row.status == TenantStatus.PROVISIONING:
+        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+    return _registry.put(key, BoundTenant.from_row(row))
+
+
 def current_tenant(session: AsyncSession) -> BoundTenant:
     tenant = session.info.get(TENANT_KEY)
     if tenant is None:
@@ -78,21 +108,17 @@ async def bind_tenant(
     connection = await session.connection(
         execution_options={"schema_translate_map": {TENANT_SCHEMA: schema}}
     )
-    row = await repository.get_by_slug(session, slug)
-    if row is None or row.status == TenantStatus.PROVISIONING:
-        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
-    tenant = BoundTenant.from_row(row)
+    tenant = await _registry_row(session, slug)
     if tenant.schema_name != schema:
         raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema!r}")
     if tenant.status == TenantStatus.SUSPENDED and not allow_suspended:
         raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
-    quote = connection.dialect.identifier_preparer.quote
     # The search path lets hand-written SQL (the hot paths of selling) name tenant
-    # tables unqualified; ORM statements are mapped by schema_translate_map.
-    await session.execute(
-        text(
-            f"SET LOCAL ROLE {quote(tenant.db_role)}; "
-            f"SET LOCAL search_path TO {quote(tenant.schema_name)}"
+    # tables unqualified; ORM statements are mapped by schema_translate_map. Sent
+    # straight through psycopg: every request of a park starts with it.
+    await (await Raw.on(connection)).run(
+        sql.SQL("SET LOCAL ROLE {}; SET LOCAL search_path TO {}").format(
+            sql.Identifier(tenant.db_role), sql.Identifier(tenant.schema_name)
         )
     )
     session.info[TENANT_KEY] = tenant

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
 from vistapass.platform.tenancy import repository
 
@@ -15,23 +14,16 @@ class DomainResolver:
 
     def __init__(self, db: Database, ttl: float = CACHE_SECONDS) -> None:
         self.db = db
-        self.ttl = ttl
-        self._cache: dict[str, tuple[str | None, float]] = {}
+        # "" stands for "no park has this domain", which is worth remembering too.
+        self._cache: Recent[str, str] = Recent(ttl)
 
     async def __call__(self, host: str) -> str | None:
         cached = self._cache.get(host)
-        now = time.monotonic()
-        if cached and cached[1] > now:
-            return cached[0]
+        if cached is not None:
+            return cached or None
         async with self.db.session() as session:
             slug = await repository.slug_for_domain(session, host)
-        if len(self._cache) > 10_000:  # bounded: unknown hosts must not grow it forever
-            self._cache.clear()
-        self._cache[host] = (slug, now + self.ttl)
-        return slug
+        return self._cache.put(host, slug or "") or None
 
     def forget(self, host: str | None = None) -> None:
-        if host is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(host, None)
+        self._cache.forget(host)

@@ -81,7 +81,7 @@ async def search(session: AsyncSession, query: str, today: date) -> list[dict[st
                 "tickets": [
                     {
                         **summary_of(
-                            TicketRow(t, order.code, product, units.get((product.id, t.unit))),
+                            TicketRow.of(t, order.code, product, units.get((product.id, t.unit))),
                             None,
                             known.get(t.id, History()),
                             today,

@@ -11,17 +11,17 @@ after a lost answer) gets the first decision back and changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.db.raw import Raw
 from vistapass.platform.errors import VistapassError
+from vistapass.tenants.checkin.park_facts import park_facts, verify_code
 from vistapass.tenants.checkin.rules import (
     DIRECTIONS,
     MAX_CODE,
@@ -32,21 +32,15 @@ from vistapass.tenants.checkin.rules import (
     effective_window,
     message_for,
 )
-from vistapass.tenants.keys.signing import public_keys
 from vistapass.tenants.models import (
-    Admission,
-    Order,
     Product,
     ProductUnit,
     Ticket,
-    TicketHolder,
 )
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.holders import HolderIn, document_hash
 from vistapass.tenants.orders.views import ticket_state
-from vistapass.tenants.park.service import get_profile
 from vistapass.tenants.tickets.codec import TicketInvalid, TicketPayload, decode
-from vistapass.tenants.tickets.verify import verify_ticket
 from vistapass.tenants.visitors.documents import normalise_document
 
 MAX_NONCE = 100
@@ -90,13 +84,52 @@ class ParkClock:
     minute: int
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class TicketRow:
-    ticket: Ticket
+    """A ticket with what its summary at the gate needs."""
+
+    id: uuid.UUID
+    position: int
+    unit: str
+    slot: str | None
+    valid_from: date
+    valid_to: date
+    entitlement: dict[str, Any]
+    qr: str | None
+    holder_id: uuid.UUID | None
+    revoked_at: datetime | None
+    revoked_reason: str | None
     order_code: str
-    product: Product
-    unit: ProductUnit | None
+    product_code: str
+    product_name_zh: str
+    product_name_en: str
+    unit_label_zh: str
+    unit_label_en: str
     holder_hash: bytes | None = None
+
+    @classmethod
+    def of(
+        cls, ticket: Ticket, order_code: str, product: Product, unit: ProductUnit | None
+    ) -> TicketRow:
+        return cls(
+            id=ticket.id,
+            position=ticket.position,
+            unit=ticket.unit,
+            slot=ticket.slot,
+            valid_from=ticket.valid_from,
+            valid_to=ticket.valid_to,
+            entitlement=ticket.entitlement or {},
+            qr=ticket.qr,
+            holder_id=ticket.holder_id,
+            revoked_at=ticket.revoked_at,
+            revoked_reason=ticket.revoked_reason,
+            order_code=order_code,
+            product_code=product.code,
+            product_name_zh=product.name_zh,
+            product_name_en=product.name_en,
+            unit_label_zh=unit.label_zh if unit else "",
+            unit_label_en=unit.label_en if unit else "",
+        )
 
 
 def _limit(value: str | None, name: str, most: int) -> str | None:
@@ -112,24 +145,23 @@ def _limit(value: str | None, name: str, most: int) -> str | None:
 
 
 async def park_clock(session: AsyncSession, now: datetime) -> ParkClock:
-    profile = await get_profile(session)
-    local = now.astimezone(ZoneInfo(profile.time_zone))
+    local = now.astimezone((await park_facts(session)).zone)
     return ParkClock(local.date(), local.hour * 60 + local.minute)
 
 
-_HISTORY = text(
-    """
+# The statements of a scan run straight through psycopg (`platform.db.raw`): a gate
+# redeem is the busiest call a park has. Tenant tables are found by the search path.
+_HISTORY = """
     SELECT ticket_id,
            count(*) FILTER (WHERE counted) AS entries_total,
-           count(*) FILTER (WHERE counted AND day = :today) AS entries_today,
+           count(*) FILTER (WHERE counted AND day = %(today)s) AS entries_today,
            min(day) FILTER (WHERE counted) AS first_entry_day,
-           (array_agg(direction ORDER BY id DESC) FILTER (WHERE day = :today))[1] AS last_dir,
-           (array_agg(at ORDER BY id DESC) FILTER (WHERE day = :today))[1] AS last_at
+           (array_agg(direction ORDER BY id DESC) FILTER (WHERE day = %(today)s))[1] AS last_dir,
+           (array_agg(at ORDER BY id DESC) FILTER (WHERE day = %(today)s))[1] AS last_at
       FROM admissions
-     WHERE ok AND ticket_id = ANY(:ids)
+     WHERE ok AND ticket_id = ANY(%(ids)s)
      GROUP BY ticket_id
-    """
-)
+"""
 
 
 async def histories(
@@ -138,70 +170,78 @@ async def histories(
     """Each ticket's accepted scans, as `rules.decide` needs them (empty ones left out)."""
     if not ticket_ids:
         return {}
-    rows = await session.execute(_HISTORY, {"ids": list(ticket_ids), "today": today})
+    return await _histories(await Raw.of(session), ticket_ids, today)
+
+
+async def _histories(
+    raw: Raw, ticket_ids: Sequence[uuid.UUID], today: date
+) -> dict[uuid.UUID, History]:
+    rows = await raw.all(_HISTORY, {"ids": list(ticket_ids), "today": today})
     return {
-        row.ticket_id: History(
-            entries_total=row.entries_total,
-            entries_today=row.entries_today,
-            inside=row.last_dir == "entry",
-            last_exit_at=row.last_at if row.last_dir == "exit" else None,
-            first_entry_day=row.first_entry_day,
+        row["ticket_id"]: History(
+            entries_total=row["entries_total"],
+            entries_today=row["entries_today"],
+            inside=row["last_dir"] == "entry",
+            last_exit_at=row["last_at"] if row["last_dir"] == "exit" else None,
+            first_entry_day=row["first_entry_day"],
         )
         for row in rows
     }
 
 
-async def _locked_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> TicketRow | None:
+_LOCKED_TICKET = """
+    SELECT t.id, t.position, t.unit, t.slot, t.valid_from, t.valid_to, t.entitlement, t.qr,
+           t.holder_id, t.revoked_at, t.revoked_reason, o.code AS order_code,
+           p.code AS product_code, p.name_zh AS product_name_zh, p.name_en AS product_name_en,
+           coalesce(u.label_zh, '') AS unit_label_zh, coalesce(u.label_en, '') AS unit_label_en,
+           h.document_hash AS holder_hash
+      FROM tickets t
+      JOIN orders o ON o.id = t.order_id
+      JOIN products p ON p.id = o.product_id
+      LEFT JOIN ticket_holders h ON h.id = t.holder_id
+      LEFT JOIN product_units u ON u.product_id = p.id AND u.unit = t.unit
+     WHERE t.id = %(ticket_id)s
+       FOR UPDATE OF t
+"""
+
+
+async def _locked_ticket(raw: Raw, ticket_id: uuid.UUID) -> TicketRow | None:
     """The ticket with what its summary needs; its row stays locked until the commit."""
-    row = (
-        await session.execute(
-            select(Ticket, Order.code, Product, TicketHolder.document_hash)
-            .join(Order, Order.id == Ticket.order_id)
-            .join(Product, Product.id == Order.product_id)
-            .outerjoin(TicketHolder, TicketHolder.id == Ticket.holder_id)
-            .where(Ticket.id == ticket_id)
-            .with_for_update(of=Ticket)
-        )
-    ).first()
+    row = await raw.one(_LOCKED_TICKET, {"ticket_id": ticket_id})
     if row is None:
         return None
-    ticket, order_code, product, holder_hash = row
-    unit = await session.scalar(
-        select(ProductUnit).where(
-            ProductUnit.product_id == product.id, ProductUnit.unit == ticket.unit
-        )
-    )
-    return TicketRow(ticket, order_code, product, unit, bytes(holder_hash) if holder_hash else None)
+    holder_hash = row.pop("holder_hash")
+    row["entitlement"] = row["entitlement"] or {}
+    return TicketRow(**row, holder_hash=bytes(holder_hash) if holder_hash else None)
 
 
 def summary_of(
     row: TicketRow, payload: TicketPayload | None, history: History, today: date
 ) -> dict[str, Any]:
     """The ticket as staff see it next to a decision (history: after the decision)."""
-    ticket, entitlement = row.ticket, row.ticket.entitlement or {}
+    entitlement = row.entitlement
     extras = entitlement.get("extras") or {}
-    valid_from, valid_to = ticket.valid_from, ticket.valid_to
-    if payload is None and ticket.qr:
+    valid_from, valid_to = row.valid_from, row.valid_to
+    if payload is None and row.qr:
         # Only the dates are read from it here: the signature was checked when it was issued.
-        payload = decode(ticket.qr)[0]
+        payload = decode(row.qr)[0]
     if payload is not None:
         window = effective_window(payload, entitlement, history, today)
         valid_from, valid_to = window.valid_from, window.valid_to
-    unit = row.unit
     return {
-        "id": str(ticket.id),
+        "id": str(row.id),
         "order": row.order_code,
-        "number": ticket.position + 1,
-        "product": row.product.code,
-        "product_name": {"zh-CN": row.product.name_zh, "en": row.product.name_en},
-        "unit": ticket.unit,
+        "number": row.position + 1,
+        "product": row.product_code,
+        "product_name": {"zh-CN": row.product_name_zh, "en": row.product_name_en},
+        "unit": row.unit,
         "unit_label": {
-            "zh-CN": (unit.label_zh if unit else "") or ticket.unit,
-            "en": (unit.label_en if unit else "") or ticket.unit,
+            "zh-CN": row.unit_label_zh or row.unit,
+            "en": row.unit_label_en or row.unit,
         },
         "valid_from": valid_from.isoformat(),
         "valid_to": valid_to.isoformat(),
-        "slot": ticket.slot,
+        "slot": row.slot,
         "slot_start": extras.get("slot_start"),
         "slot_end": extras.get("slot_end"),
         "entries_used": history.entries_total,
@@ -209,9 +249,9 @@ def summary_of(
         "entries_total": entitlement.get("entries_total"),
         "entries_per_day": entitlement.get("entries_per_day"),
         "reentry_allowed": bool(entitlement.get("reentry_allowed")),
-        "named": ticket.holder_id is not None,
+        "named": row.holder_id is not None,
         "inside": history.inside,
-        "state": ticket_state(ticket),
+        "state": ticket_state(row),
     }
 
 
@@ -231,20 +271,29 @@ def _after(history: History, direction: str, ok: bool, counted: bool, today: dat
     )
 
 
-def _decision(row: Admission, replayed: bool) -> Decision:
+def _decision(row: Mapping[str, Any], replayed: bool) -> Decision:
     return Decision(
-        ok=row.ok,
-        code=row.code,
-        direction=row.direction,
-        ticket=row.summary,
-        admission_id=row.id,
-        at=row.at,
+        ok=row["ok"],
+        code=row["code"],
+        direction=row["direction"],
+        ticket=row["summary"],
+        admission_id=row["id"],
+        at=row["at"],
         replayed=replayed,
     )
 
 
-async def _by_nonce(session: AsyncSession, nonce: str) -> Admission | None:
-    return await session.scalar(select(Admission).where(Admission.nonce == nonce))
+_ADMISSION = "SELECT id, ok, code, direction, summary, at FROM admissions"
+_BY_NONCE = _ADMISSION + " WHERE nonce = %(nonce)s"
+_RECENT = _ADMISSION + " ORDER BY id DESC LIMIT %(limit)s"
+_RECORD = """
+    INSERT INTO admissions (ticket_id, direction, code, ok, counted, day, at, device, zone,
+                            nonce, staff_user_id, summary)
+    VALUES (%(ticket_id)s, %(direction)s, %(code)s, %(ok)s, %(counted)s, %(day)s, %(at)s,
+            %(device)s, %(zone)s, %(nonce)s, %(staff_user_id)s, %(summary)s)
+    ON CONFLICT (nonce) DO NOTHING
+    RETURNING id
+"""
 
 
 def _checked_document(presented: Presented | None, today: date) -> HolderIn | None:
@@ -277,10 +326,10 @@ async def scan(
     nonce = _limit(nonce or None, "nonce", MAX_NONCE)
     device = _limit(device, "device", MAX_DEVICE) or ""
     zone = _limit(zone or None, "zone", MAX_ZONE)
-    if nonce is not None:
-        first = await _by_nonce(session, nonce)
-        if first is not None:
-            return _decision(first, replayed=True)
+    # A nonce seen before is found when the decision is recorded (ON CONFLICT): a
+    # retry is rare, so the usual scan does not pay a lookup for it first. Deciding
+    # again changes nothing; the first decision is what the retry gets.
+    raw = await Raw.of(session)
     clock = await park_clock(session, now)
     # A mistyped ID number is the staff's typo to fix, not a decision about the ticket.
     checked = _checked_document(document, clock.today)
@@ -292,27 +341,25 @@ async def scan(
     try:
         if len(text_code) > MAX_CODE:
             raise TicketInvalid("malformed", "Far too long for a ticket code.")
-        payload = verify_ticket(text_code, await public_keys(session), ())
+        payload = await verify_code(session, text_code)
     except TicketInvalid as exc:
         verdict_code = exc.code
     else:
-        row = await _locked_ticket(session, payload.ticket_id)
+        row = await _locked_ticket(raw, payload.ticket_id)
         if row is None:
             # Signed by this park but gone (its order deleted): as good as cancelled.
             verdict_code = "revoked"
         else:
-            history = (await histories(session, [row.ticket.id], clock.today)).get(
-                row.ticket.id, History()
-            )
+            history = (await _histories(raw, [row.id], clock.today)).get(row.id, History())
             presented_hash = None
             if checked is not None and row.holder_hash is not None:
                 presented_hash = await document_hash(session, selling, checked)
             verdict = decide(
                 payload,
                 TicketFacts(
-                    entitlement=row.ticket.entitlement or {},
-                    revoked_reason=row.ticket.revoked_reason,
-                    revoked=row.ticket.revoked_at is not None,
+                    entitlement=row.entitlement,
+                    revoked_reason=row.revoked_reason,
+                    revoked=row.revoked_at is not None,
                     holder_hash=row.holder_hash,
                 ),
                 history,
@@ -329,36 +376,33 @@ async def scan(
     if row is not None:
         after = _after(history, direction, ok, counted, clock.today)
         summary = summary_of(row, payload, after, clock.today)
-    inserted = await session.execute(
-        insert(Admission)
-        .values(
-            ticket_id=row.ticket.id if row is not None else None,
-            direction=direction,
-            code=verdict_code,
-            ok=ok,
-            counted=counted,
-            day=clock.today,
-            at=now,
-            device=device,
-            zone=zone,
-            nonce=nonce,
-            staff_user_id=staff_user_id,
-            summary=summary,
-        )
-        .on_conflict_do_nothing(index_elements=[Admission.nonce])
-        .returning(Admission.id)
+    inserted = await raw.one(
+        _RECORD,
+        {
+            "ticket_id": row.id if row is not None else None,
+            "direction": direction,
+            "code": verdict_code,
+            "ok": ok,
+            "counted": counted,
+            "day": clock.today,
+            "at": now,
+            "device": device,
+            "zone": zone,
+            "nonce": nonce,
+            "staff_user_id": staff_user_id,
+            "summary": Jsonb(summary) if summary is not None else None,
+        },
     )
-    admission_id = inserted.scalar_one_or_none()
-    if admission_id is None:
-        # The same nonce was decided by a concurrent request that committed first.
+    if inserted is None:
+        # The nonce was decided before, or by a concurrent request that committed first.
         assert nonce is not None
-        first = await _by_nonce(session, nonce)
+        first = await raw.one(_BY_NONCE, {"nonce": nonce})
         assert first is not None
         return _decision(first, replayed=True)
-    return Decision(ok, verdict_code, direction, summary, admission_id, now)
+    return Decision(ok, verdict_code, direction, summary, inserted["id"], now)
 
 
 async def recent(session: AsyncSession, limit: int = RECENT_LIMIT) -> list[Decision]:
     """The park's latest decisions, newest first."""
-    rows = await session.scalars(select(Admission).order_by(Admission.id.desc()).limit(limit))
+    rows = await (await Raw.of(session)).all(_RECENT, {"limit": limit})
     return [_decision(row, replayed=False) for row in rows]

@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.authz.permissions import public
@@ -26,6 +27,7 @@ from vistapass.platform.tenancy.errors import TenantNotFound
 from vistapass.tenants.checkin.service import Presented, ScanError, scan
 from vistapass.tenants.checkin.views import decision_json
 from vistapass.tenants.gates import credentials, ingest, live, sync
+from vistapass.tenants.gates.credentials import Caller
 from vistapass.tenants.gates.errors import (
     GateRequestInvalid,
     InvalidCredential,
@@ -45,7 +47,7 @@ SEEN_EVERY = timedelta(minutes=1)
 @dataclass(frozen=True, slots=True)
 class GateCall:
     session: AsyncSession
-    credential: GateCredential
+    credential: Caller
     slug: str
 
 
@@ -69,11 +71,11 @@ async def gate_session(
                 f"This call needs an {' or '.join(kinds)} credential.",
                 details={"kind": credential.kind},
             )
-        _seen(credential)
+        await _seen(session, credential)
         yield GateCall(session, credential, token.slug)
 
 
-def _seen(credential: GateCredential) -> None:
+async def _seen(session: AsyncSession, credential: Caller) -> None:
     """Note the call on the credential, at most once a minute.
 
     Scanners redeem many times a second through one credential: a write on
@@ -81,7 +83,11 @@ def _seen(credential: GateCredential) -> None:
     """
     now = utcnow()
     if credential.last_seen_at is None or now - credential.last_seen_at > SEEN_EVERY:
-        credential.last_seen_at = now
+        await session.execute(
+            update(GateCredential)
+            .where(GateCredential.id == credential.id)
+            .values(last_seen_at=now)
+        )
 
 
 def redeem_nonce(nonce: str) -> str:
@@ -153,15 +159,19 @@ class GateHubController(Controller):
 
     @post("/status", opt=public(), status_code=204, summary="An edge's health report")
     async def status(self, request: Request[Any, Any, Any], data: JSONBody[StatusIn]) -> None:
+        status = {
+            "online": data.online,
+            "outbox": data.outbox,
+            "version": data.version,
+            "last_sync_at": data.last_sync_at.isoformat() if data.last_sync_at else None,
+            "devices": [{"id": d.id, "online": d.online} for d in data.devices],
+        }
         async with gate_session(request, EDGE) as call:
-            call.credential.last_seen_at = utcnow()
-            call.credential.status = {
-                "online": data.online,
-                "outbox": data.outbox,
-                "version": data.version,
-                "last_sync_at": data.last_sync_at.isoformat() if data.last_sync_at else None,
-                "devices": [{"id": d.id, "online": d.online} for d in data.devices],
-            }
+            await call.session.execute(
+                update(GateCredential)
+                .where(GateCredential.id == call.credential.id)
+                .values(last_seen_at=utcnow(), status=status)
+            )
 
     @post("/redeem", opt=public(), status_code=200, summary="Online validation by a scanner")
     async def redeem(

@@ -36,6 +36,51 @@ def channel(namespace: str, slug: str) -> str:
     return f"{namespace}:occupancy:{slug}"
 
 
+# A park's scanners may accept hundreds of scans a second, and an open page refreshes
+# at most a few times a second anyway: each process sends at most one message per
+# park in this time, and one more at its end for what came in between.
+ANNOUNCE_EVERY_S = 0.2
+
+
+class _Announcer:
+    """Publishes a park's announcements, folding those that come too close together."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._trailing: dict[str, asyncio.Task[None]] = {}
+
+    async def publish(self, redis: Redis, name: str) -> None:
+        if name in self._trailing:
+            return  # the message already coming will cover this announcement
+        loop = asyncio.get_running_loop()
+        wait = self._last.get(name, float("-inf")) + ANNOUNCE_EVERY_S - loop.time()
+        if wait > 0:
+            self._trailing[name] = loop.create_task(self._later(redis, name, wait))
+            return
+        self._last[name] = loop.time()
+        await _send(redis, name)
+
+    async def _later(self, redis: Redis, name: str, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+            self._last[name] = asyncio.get_running_loop().time()
+        finally:
+            del self._trailing[name]
+        await _send(redis, name)
+
+
+_announcer = _Announcer()
+
+
+async def _send(redis: Redis, name: str) -> None:
+    try:
+        await redis.publish(name, b"1")
+    except OSError as exc:
+        # Live figures are a convenience: the scans are committed, and streams
+        # refresh on their keep-alive anyway.
+        log.warning("occupancy publish failed", error=str(exc))
+
+
 def announce(session: AsyncSession, state: State) -> None:
     """After this session commits, tell the park's open streams that scans changed."""
     slug = current_tenant(session).slug
@@ -43,12 +88,7 @@ def announce(session: AsyncSession, state: State) -> None:
     name = channel(state.settings.redis_namespace, slug)
 
     async def publish() -> None:
-        try:
-            await redis.publish(name, b"1")
-        except OSError as exc:
-            # Live figures are a convenience: the scans are committed, and streams
-            # refresh on their keep-alive anyway.
-            log.warning("occupancy publish failed", error=str(exc))
+        await _announcer.publish(redis, name)
 
     after_commit(session, publish)
 

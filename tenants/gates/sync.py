@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.crypto.envelope import KeyWrapper
 from vistapass.tenants.checkin.rules import REENTRY_COOLDOWN, History
 from vistapass.tenants.checkin.service import histories, park_clock
-from vistapass.tenants.gates.credentials import describe_device
+from vistapass.tenants.gates.credentials import Caller, describe_device
 from vistapass.tenants.gates.device_secrets import open_settings
 from vistapass.tenants.keys.signing import public_keys
-from vistapass.tenants.models import GateCredential, GateDevice
+from vistapass.tenants.models import GateDevice
 from vistapass.tenants.park.service import get_profile
 
 CURSOR_VERSION = "1"
@@ -92,7 +92,7 @@ async def pull(
     session: AsyncSession,
     wrapper: KeyWrapper,
     slug: str,
-    edge: GateCredential,
+    edge: Caller,
     cursor: str | None,
     now: datetime,
 ) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,18 @@ from vistapass.platform.tenancy.binding import current_tenant
 from vistapass.tenants.models import Order, Ticket
 
 
-def ticket_state(ticket: Ticket) -> str:
+class _TicketState(Protocol):
+    """A ticket row or a gate's copy of one: what its state follows from."""
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def revoked_reason(self) -> str | None: ...
+    @property
+    def qr(self) -> str | None: ...
+
+
+def ticket_state(ticket: _TicketState) -> str:
     if ticket.revoked_at is not None:
         return ticket.revoked_reason or "revoked"
     return "valid" if ticket.qr else "unpaid"

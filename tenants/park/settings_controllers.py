@@ -19,7 +19,7 @@ from vistapass.platform.http.exceptions import wants_html
 from vistapass.platform.identity.principal import client_ip, resolve_principal
 from vistapass.platform.models import Tenant
 from vistapass.platform.storage import Storage
-from vistapass.platform.tenancy.binding import after_commit, control_session
+from vistapass.platform.tenancy.binding import after_commit, control_session, forget_tenant
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
 from vistapass.tenants.park import settings_service as service
 from vistapass.tenants.park.service import get_profile
@@ -48,6 +48,7 @@ def sync_registry_name(
                 .where(Tenant.slug == slug)
                 .values(display_name=changed["display_name"])
             )
+        forget_tenant(slug)
 
     after_commit(db_session, copy)
 

@@ -24,6 +24,7 @@ from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.storage import Storage, tenant_key
 from vistapass.platform.tenancy.binding import after_commit, current_tenant
+from vistapass.tenants.checkin.park_facts import forget_park_facts
 from vistapass.tenants.models import ParkProfile
 from vistapass.tenants.park.service import get_profile
 
@@ -229,6 +230,13 @@ async def update_settings(
         setattr(profile, name, value)
     await session.flush()
     await record(session, actor, "settings.updated", "park_profile", before=before, after=after)
+    if "time_zone" in after:
+        tenant_id = current_tenant(session).id
+
+        async def forget() -> None:
+            forget_park_facts(tenant_id)
+
+        after_commit(session, forget)
     return after
 
 

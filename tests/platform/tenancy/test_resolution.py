@@ -10,6 +10,8 @@ from litestar.testing import TestClient
 from tests.conftest import unique_slug
 from vistapass.platform.app import create_app
 from vistapass.platform.settings import Settings
+from vistapass.platform.tenancy.admin import suspend
+from vistapass.platform.tenancy.binding import forget_tenant
 from vistapass.platform.tenancy.provisioning import provision_tenant
 
 
@@ -102,9 +104,23 @@ def test_a_suspended_park_answers_403_and_others_keep_working(
     db_run(lambda db: provision_tenant(db, slug, "Closing Park"))
     assert park_of(client, f"/p/{slug}/api/v1/park")[0] == 200
     admin_conn.execute("UPDATE tenants SET status = 'suspended' WHERE slug = %s", (slug,))
+    # Another process changed the row: this one obeys once its registry cache lets go
+    # of the park (REGISTRY_CACHE_S); forgetting it stands for that wait.
+    forget_tenant(slug)
     status, body = park_of(client, f"/p/{slug}/api/v1/park")
     assert (status, body["error"]["code"]) == (403, "tenant_suspended")
     assert park_of(client, "/p/alpha/api/v1/park")[0] == 200
+
+
+def test_a_suspension_made_in_this_process_is_obeyed_at_once(
+    client: TestClient, migrated: Settings, db_run
+) -> None:
+    slug = unique_slug("shut")
+    db_run(lambda db: provision_tenant(db, slug, "Shut Park"))
+    assert park_of(client, f"/p/{slug}/api/v1/park")[0] == 200  # now cached
+    assert db_run(lambda db: suspend(db, slug)) is True
+    status, body = park_of(client, f"/p/{slug}/api/v1/park")
+    assert (status, body["error"]["code"]) == (403, "tenant_suspended")
 
 
 def test_a_park_still_provisioning_is_not_served(client: TestClient, admin_conn, migrated) -> None:

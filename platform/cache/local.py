@@ -1,0 +1,54 @@
+"""Facts remembered for a few seconds inside one process.
+
+For what every request of a park reads and almost never changes (which schema
+and role a slug has, the park's time zone, its public ticket keys): a read from
+memory instead of a database round trip on every request. Each entry is
+forgotten after `ttl` seconds, so a change made by another process shows within
+that time; the process that makes a change calls `forget` itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+MAX_ENTRIES = 10_000  # bounded: unknown keys (probes, typos) must not grow it forever
+
+
+class Recent(Generic[K, V]):
+    """A small map whose entries expire `ttl` seconds after they were stored."""
+
+    def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[V, float]] = {}
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            del self._entries[key]
+            return None
+        return entry[0]
+
+    def put(self, key: K, value: V) -> V:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (value, time.monotonic() + self.ttl)
+        return value
+
+    def forget(self, key: K | None = None) -> None:
+        """Forget one key, or everything."""
+        if key is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(key, None)
+
+    def forget_matching(self, matches: Callable[[K], bool]) -> None:
+        for key in [key for key in self._entries if matches(key)]:
+            del self._entries[key]
