@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.abc import Query
+from psycopg.pq import ExecStatus
+from psycopg.pq.abc import PGresult
 from psycopg.rows import DictRow, dict_row
 from sqlalchemy.ext import asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +31,10 @@ from vistapass.platform.errors import ServiceUnavailable
 
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
+
+
+# A statement and its parameters (None: no parameters).
+Statement = tuple[Query, dict[str, Any] | None]
 
 
 class Raw:
@@ -65,6 +71,25 @@ class Raw:
             await cursor.execute(sql, params or None)
             return cursor.rowcount
 
+    async def batch(self, *statements: Statement) -> list[list[DictRow]]:
+        """Send `statements` in one round trip (psycopg's pipeline mode); each one's rows.
+
+        The server runs them one after the other, each with its own snapshot, just
+        as if they had been sent one by one: a statement may read what the one before
+        it locked. A statement that fails raises, and those after it do not run.
+        """
+        cursors = [self.connection.cursor(row_factory=dict_row) for _ in statements]
+        try:
+            async with self._reachable():
+                async with self.connection.pipeline():
+                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                        await cursor.execute(sql, params)
+                # A statement without rows (SET, an INSERT without RETURNING) gives [].
+                return [await c.fetchall() if _has_rows(c.pgresult) else [] for c in cursors]
+        finally:
+            for cursor in cursors:
+                await cursor.close()
+
     @asynccontextmanager
     async def _reachable(self) -> AsyncIterator[None]:
         # What SQLAlchemy does for its own statements: a connection that broke is
@@ -78,3 +103,8 @@ class Raw:
                     "The database is not reachable; try again shortly."
                 ).with_headers({"Retry-After": "5"}) from exc
             raise
+
+
+def _has_rows(result: PGresult | None) -> bool:
+    # Cheaper than `cursor.description`, which builds a Column per column.
+    return result is not None and result.status == ExecStatus.TUPLES_OK

@@ -176,7 +176,10 @@ async def histories(
 async def _histories(
     raw: Raw, ticket_ids: Sequence[uuid.UUID], today: date
 ) -> dict[uuid.UUID, History]:
-    rows = await raw.all(_HISTORY, {"ids": list(ticket_ids), "today": today})
+    return _history_rows(await raw.all(_HISTORY, {"ids": list(ticket_ids), "today": today}))
+
+
+def _history_rows(rows: Sequence[Mapping[str, Any]]) -> dict[uuid.UUID, History]:
     return {
         row["ticket_id"]: History(
             entries_total=row["entries_total"],
@@ -205,14 +208,26 @@ _LOCKED_TICKET = """
 """
 
 
-async def _locked_ticket(raw: Raw, ticket_id: uuid.UUID) -> TicketRow | None:
-    """The ticket with what its summary needs; its row stays locked until the commit."""
-    row = await raw.one(_LOCKED_TICKET, {"ticket_id": ticket_id})
-    if row is None:
-        return None
+async def _locked_ticket(
+    raw: Raw, ticket_id: uuid.UUID, today: date
+) -> tuple[TicketRow | None, History]:
+    """The ticket with what its summary needs, locked until the commit, and its history.
+
+    One round trip: the server runs the history's read after the lock is taken,
+    with a snapshot of its own, so it sees every scan of the ticket committed by
+    whoever held the lock before.
+    """
+    found, history = await raw.batch(
+        (_LOCKED_TICKET, {"ticket_id": ticket_id}),
+        (_HISTORY, {"ids": [ticket_id], "today": today}),
+    )
+    if not found:
+        return None, History()
+    row = found[0]
     holder_hash = row.pop("holder_hash")
     row["entitlement"] = row["entitlement"] or {}
-    return TicketRow(**row, holder_hash=bytes(holder_hash) if holder_hash else None)
+    ticket = TicketRow(**row, holder_hash=bytes(holder_hash) if holder_hash else None)
+    return ticket, _history_rows(history).get(ticket_id, History())
 
 
 def summary_of(
@@ -345,12 +360,11 @@ async def scan(
     except TicketInvalid as exc:
         verdict_code = exc.code
     else:
-        row = await _locked_ticket(raw, payload.ticket_id)
+        row, history = await _locked_ticket(raw, payload.ticket_id, clock.today)
         if row is None:
             # Signed by this park but gone (its order deleted): as good as cancelled.
             verdict_code = "revoked"
         else:
-            history = (await _histories(raw, [row.id], clock.today)).get(row.id, History())
             presented_hash = None
             if checked is not None and row.holder_hash is not None:
                 presented_hash = await document_hash(session, selling, checked)

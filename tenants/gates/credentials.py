@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import DictRow
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.crypto.envelope import KeyWrapper
-from vistapass.platform.db.raw import Raw
+from vistapass.platform.db.raw import Raw, Statement
 from vistapass.platform.errors import Conflict, NotFound
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.naming import is_valid_slug
@@ -89,16 +90,22 @@ class Caller:
 
 
 # Every hub call authenticates, and scanners call many times a second: one
-# statement straight through psycopg (see platform.db.raw).
+# statement straight through psycopg (see platform.db.raw), which the hub sends
+# with the park's binding in one round trip (`lookup`, then `check`).
 _CREDENTIAL = """
     SELECT id, kind, name, secret_hash, revoked_at, last_seen_at
       FROM gate_credentials WHERE id = %(id)s
 """
 
 
-async def authenticate(session: AsyncSession, token: ParsedToken) -> Caller:
-    """The live credential the token names in the session's (already bound) park."""
-    row = await (await Raw.of(session)).one(_CREDENTIAL, {"id": token.credential_id})
+def lookup(token: ParsedToken) -> Statement:
+    """The statement that finds the token's credential in its park."""
+    return _CREDENTIAL, {"id": token.credential_id}
+
+
+def check(token: ParsedToken, rows: list[DictRow]) -> Caller:
+    """The live credential among `rows` (what `lookup` found), or InvalidCredential."""
+    row = rows[0] if rows else None
     # The hash is compared even when there is nothing to compare with, so that an
     # unknown id and a wrong secret take the same time.
     expected = bytes(row["secret_hash"]) if row is not None else secret_hash("")
@@ -106,6 +113,12 @@ async def authenticate(session: AsyncSession, token: ParsedToken) -> Caller:
     if row is None or not matches or row["revoked_at"] is not None:
         raise InvalidCredential("This gate credential is unknown or revoked.")
     return Caller(row["id"], row["kind"], row["name"], row["last_seen_at"])
+
+
+async def authenticate(session: AsyncSession, token: ParsedToken) -> Caller:
+    """The live credential the token names in the session's (already bound) park."""
+    sql, params = lookup(token)
+    return check(token, await (await Raw.of(session)).all(sql, params or {}))
 
 
 def _name(value: str) -> str:

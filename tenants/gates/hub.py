@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.i18n import current_language
 from vistapass.platform.models.base import utcnow
-from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.tenancy.binding import bind_tenant_then, transaction
 from vistapass.platform.tenancy.errors import TenantNotFound
 from vistapass.tenants.checkin.service import Presented, ScanError, scan
 from vistapass.tenants.checkin.views import decision_json
@@ -57,15 +57,14 @@ async def gate_session(
 ) -> AsyncIterator[GateCall]:
     """The caller's park session (committed on success) and its live credential."""
     token = credentials.bearer(request.headers.get("authorization", ""))
-    async with AsyncExitStack() as stack:
+    async with transaction(request.app.state.db.session()) as session:
         try:
-            session = await stack.enter_async_context(
-                tenant_session(request.app.state.db, token.slug)
-            )
+            # The credential is looked up in the round trip that binds the park.
+            _, found = await bind_tenant_then(session, token.slug, credentials.lookup(token))
         except TenantNotFound:
             # An unknown park looks like any other bad token: nothing to probe.
             raise InvalidCredential("This gate credential is unknown or revoked.") from None
-        credential = await credentials.authenticate(session, token)
+        credential = credentials.check(token, found)
         if credential.kind not in kinds:
             raise WrongCredentialKind(
                 f"This call needs an {' or '.join(kinds)} credential.",

@@ -44,3 +44,17 @@ def test_a_connection_that_broke_is_unavailable_and_dropped(db_run, admin_conn) 
             return raw.owner.invalidated
 
     assert db_run(work) is True
+
+
+def test_a_batch_runs_in_order_and_gives_each_statement_s_rows(db_run) -> None:
+    async def work(db: Database) -> list[list[dict]]:
+        async with tenant_session(db, TENANTS[0]) as session:
+            raw = await Raw.of(session)
+            return await raw.batch(
+                ("CREATE TEMP TABLE raw_batch (n int) ON COMMIT DROP", None),
+                ("INSERT INTO raw_batch VALUES (%(n)s)", {"n": 3}),
+                ("SELECT n FROM raw_batch", None),
+                ("SELECT %(a)s::int + %(b)s::int AS sum", {"a": 2, "b": 5}),
+            )
+
+    assert db_run(work) == [[], [], [{"n": 3}], [{"sum": 7}]]
