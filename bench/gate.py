@@ -1,18 +1,31 @@
 """Gate benchmark: the edge's decisions, scan-to-open over MQTT and HTTP, the hub's redeem.
 
-Run as `.venv/bin/python bench/gate.py [--quick] [--scans 20000] [--mqtt-scans 2000]
-[--http-events 1000] [--redeem-tickets 4000] [--clients 16] [--workers 2]`
-(`make bench-gate`).
+Run as `.venv/bin/python bench/gate.py [--quick] [--scans 20000] [--lanes 32]
+[--mqtt-scans 2000] [--http-events 1000] [--redeem-tickets 4000] [--clients 16]
+[--workers 2]` (`make bench-gate`).
 
 What is measured, in one run, each with its baseline taken in the same run:
 
 1. **Edge decision**: an edge store (SQLite, as `vistapass gate-edge` keeps it)
    filled through `EdgeStore.apply` with a full sync of synthetic tickets valid
-   today, signed with a freshly generated Ed25519 key; `--scans` scans through
-   `EdgeDecider.decide_now` in this process, mostly first entries, some repeats
-   (already used) and forged codes: p50/p99 latency and scans/s. Baseline: raw
-   Ed25519 verifications of the same codes with `cryptography`
-   (`decision_ratio` = scans/s ÷ verifies/s).
+   today, signed with a freshly generated Ed25519 key. Three phases of
+   `--scans` scans each, mostly first entries, some repeats (already used) and
+   forged codes, each phase with codes of its own:
+   - *unloaded*: `EdgeDecider.decide_now`, one scan after another in this
+     process: p50/p99 latency of a scan on an idle edge, and scans/s;
+   - *loaded*: `--lanes` lanes as asyncio tasks on one event loop calling
+     `EdgeDecider.decide`, as the device adapters do, each lane scanning again as
+     soon as it is answered, so the edge is never idle: scans/s is the edge
+     process's throughput, and p50/p99 the latency from `decide` called to
+     answered (signature check on the verify threads, the wait for the writer,
+     the batch's decisions and its commit). At that load the latency is mostly
+     queueing: its mean is about lanes ÷ scans/s, whatever a decision costs;
+   - *paced*: the same lanes, open loop at 5,000 scans/s in all (the goal): scan
+     k is due at k ÷ 5,000 s, and its latency counts from then: p50/p99 at the
+     goal's rate. An edge that cannot keep up falls behind, and its p99 shows by
+     how much (printed, not in the last line).
+   Baseline: raw Ed25519 verifications of the unloaded phase's codes with
+   `cryptography` on one thread (`decision_ratio` = loaded scans/s ÷ verifies/s).
 2. **Scan-to-open over MQTT**: the edge's `MqttAdapter` over the same store; paho
    turnstiles publish scans through the named broker (or an embedded amqtt
    one) and time each until its open command arrives: p95. Baseline: the same
@@ -23,9 +36,11 @@ What is measured, in one run, each with its baseline taken in the same run:
    (`http_ratio` = p95 ÷ /healthz p95).
 4. **Hub online redeem**: `vistapass serve --workers N` with a park of the demo
    catalogue and `--redeem-tickets` day tickets for today sold at the window;
-   `--clients` scanners with a device credential redeem each ticket once:
-   scans/s and p50/p99. Baseline: the same clients on GET /healthz
-   (`redeem_ratio` = redeems/s ÷ healthz requests/s).
+   `--clients` scanners with a device credential redeem each ticket once,
+   closed loop (each sends its next scan when the answer came): the most
+   scans/s. Then `--paced-redeems` more, open loop at 400 scans/s in all (the
+   goal's load), latency counted from when each scan was due: p50/p99. Baseline:
+   the same clients on GET /healthz (`redeem_ratio` = redeems/s ÷ healthz/s).
 
 Goals (issue 7): decision p99 <= 5 ms, >= 5,000 scans/s per edge process,
 scan-to-open p95 <= 50 ms on loopback, online redeem >= 400 scans/s with p99 <=
@@ -37,7 +52,11 @@ broker from `VISTAPASS_BENCH_MQTT_URL`, or embedded (amqtt). The run
 works in a database, role prefix, Redis namespace and MQTT topics of its own and
 removes all it made at the end, also on failure. The last line of stdout is
 `decision_p99_ms=… scans_per_s=… mqtt_open_p95_ms=… http_open_p95_ms=…
-redeem_per_s=… redeem_p99_ms=… decision_ratio=… mqtt_ratio=… http_ratio=… redeem_ratio=…`.
+redeem_per_s=… redeem_p99_ms=… decision_ratio=… mqtt_ratio=… http_ratio=… redeem_ratio=…`;
+`decision_p99_ms` is the unloaded phase's (one decision's own time; under 32
+closed-loop lanes the p99 is mostly queueing, lanes ÷ throughput), `scans_per_s`
+the loaded phase's, `redeem_per_s` the closed-loop redeem's and `redeem_p99_ms`
+the paced one's.
 
 The parts are in the modules beside this file (bench/ is `sys.path[0]` when it
 runs): `gate_edge` (the store and the decision phase), `gate_mqtt`, `gate_devices`
@@ -71,8 +90,15 @@ from vistapass.platform.settings import Settings
 # Modules beside this file: bench/ is sys.path[0] when it runs as a script.
 from bench_run import Cleanup, measured, stop_on_sigterm
 from gate_devices import DoorTerminal, device_rows, measure_http
-from gate_edge import EdgeSetup, build_edge, measure_decision
-from gate_figures import Figures
+from gate_edge import (
+    EDGE_PHASES,
+    EdgeSetup,
+    build_edge,
+    measure_decision,
+    measure_loaded,
+    measure_paced,
+)
+from gate_figures import GOAL_SCANS_PER_S, Figures
 from gate_hub import WARMUP_PER_CLIENT, measure_redeem, prepare_park
 from gate_mqtt import measure_mqtt
 from sale_figures import say
@@ -92,9 +118,11 @@ SIZES = {
     "mqtt_scans": (2_000, 200),
     "http_events": (1_000, 100),
     "redeem_tickets": (4_000, 200),
+    "paced_redeems": (2_000, 200),
     "workers": (2, 1),
 }
 CLIENTS = 16
+LANES = 32
 TURNSTILES = 4
 TERMINALS = 4
 DEVICE_WARMUP = 5  # untimed scans per MQTT turnstile and ISAPI terminal
@@ -123,6 +151,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             default=None,
             help=f"default {full}, with --quick {quick}",
         )
+    parser.add_argument(
+        "--lanes", type=positive_int, default=LANES, help=f"edge lanes when loaded ({LANES})"
+    )
     parser.add_argument(
         "--clients", type=positive_int, default=CLIENTS, help=f"redeem scanners ({CLIENTS})"
     )
@@ -153,7 +184,7 @@ def measure_edge(
 ) -> None:
     terminal = DoorTerminal()  # listens during the HTTP phase only
     counts = (
-        args.scans,
+        EDGE_PHASES * args.scans,
         args.mqtt_scans + DEVICE_WARMUP * args.turnstiles,
         args.http_events + DEVICE_WARMUP * args.terminals,
     )
@@ -166,12 +197,15 @@ def measure_edge(
     )
     cleanups.append(("closing the edge", lambda: _close_edge(setup)))
     measure_decision(setup, args.scans, int(run_id, 16), figures)
+    measure_loaded(setup, args.scans, args.lanes, int(run_id, 16) + 1, figures)
+    measure_paced(setup, args.scans, args.lanes, GOAL_SCANS_PER_S, int(run_id, 16) + 2, figures)
     asyncio.run(_device_phases(setup, terminal, args, figures))
 
 
 def _close_edge(setup: EdgeSetup) -> None:
     # The edge's hub client was never used, but it holds a connection pool.
     asyncio.run(setup.edge.client.aclose())
+    setup.edge.decider.close()
     setup.edge.store.close()
 
 
@@ -224,7 +258,9 @@ def measure_hub(
         }
     )
     park = prepare_park(
-        settings, f"gate-bench-{run_id}", args.redeem_tickets + args.clients * WARMUP_PER_CLIENT
+        settings,
+        f"gate-bench-{run_id}",
+        args.redeem_tickets + args.paced_redeems + args.clients * WARMUP_PER_CLIENT,
     )
     port = free_port()
     log = data_dir / "server.log"
@@ -234,7 +270,7 @@ def measure_hub(
     command = " ".join(server_command(args.workers)[-3:])
     say(f"hub: {command} on port {port}, healthy in {ready_s:.1f} s")
     per_worker = partial(connections_per_worker, server.pid, port)
-    asyncio.run(measure_redeem(port, park, args.clients, figures, per_worker))
+    asyncio.run(measure_redeem(port, park, args.clients, args.paced_redeems, figures, per_worker))
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -253,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="vistapass-bench-gate-"))
     figures = Figures()
     say(
-        f"gate bench {run_id}: {args.scans} decisions, {args.mqtt_scans} MQTT scans, "
+        f"gate bench {run_id}: {args.scans} decisions unloaded, loaded and paced by "
+        f"{args.lanes} lanes, {args.mqtt_scans} MQTT scans, "
         f"{args.http_events} ISAPI events, {args.redeem_tickets} redeems by {args.clients} "
         f"clients on {args.workers} workers"
     )

@@ -1,18 +1,26 @@
-"""The edge under test: a store filled from a synthetic full sync, and its decision phase.
+"""The edge under test: a store filled from a synthetic full sync, and its decision phases.
 
 The tickets are real: signed with a freshly generated Ed25519 key through
 `codec.sign_payload` and handed to `EdgeStore.apply` as the hub's full sync would
 send them, so the decider verifies, looks up, decides and commits exactly as at
 a park gate. One store serves every edge phase; each phase scans its own slice
 of the tickets, so every first scan of a code is a first entry.
+
+Three decision phases, each with codes of its own (`phase_codes`):
+`measure_decision` scans one after another through `decide_now` (the latency of
+a scan on an idle edge); `measure_loaded` has `lanes` lanes scan at once through
+`decide` on one event loop, as the device adapters do, each lane scanning again
+as soon as it is answered (the edge's throughput); `measure_paced` has the lanes
+scan at a set rate in all, open loop (the latency of a scan at that rate).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +55,7 @@ ENTITLEMENT = {
 REPEAT_SHARE = 0.10  # a code already admitted, scanned again: already_used
 FORGED_SHARE = 0.05  # signed with a key the park never had: bad_signature
 NO_HUB = "http://127.0.0.1:9"  # never called: the sync loop is not started
+EDGE_PHASES = 3  # unloaded, loaded, paced
 
 
 @dataclass
@@ -133,10 +142,18 @@ def build_edge(
     )
 
 
-def scan_plan(setup: EdgeSetup, scans: int, seed: int) -> list[tuple[str, str]]:
-    """(code, kind) per scan: mostly first entries, some repeats and forged codes."""
+def phase_codes(setup: EdgeSetup, phase: int) -> list[str]:
+    """The codes of one decision phase (0 to EDGE_PHASES - 1): every first scan is a first."""
+    share = len(setup.decision_codes) // EDGE_PHASES
+    return setup.decision_codes[phase * share : (phase + 1) * share]
+
+
+def scan_plan(
+    setup: EdgeSetup, scans: int, seed: int, codes: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(code, kind) per scan: mostly first entries (from `codes`), some repeats and forgeries."""
     pick = random.Random(seed)
-    fresh = iter(setup.decision_codes)
+    fresh = iter(setup.decision_codes if codes is None else codes)
     admitted: list[str] = []
     plan = []
     for _ in range(scans):
@@ -154,10 +171,18 @@ def scan_plan(setup: EdgeSetup, scans: int, seed: int) -> list[tuple[str, str]]:
     return plan
 
 
+def _check_first_entries(name: str, plan: list[tuple[str, str]], admitted: int,
+                         figures: Figures) -> None:  # fmt: skip
+    expected = sum(1 for _, kind in plan if kind == "first")
+    if admitted != expected:
+        # A first entry refused means the store or the clock is not what the run set up.
+        figures.problems.append(f"{name}: {admitted} of {expected} first entries admitted")
+
+
 def measure_decision(setup: EdgeSetup, scans: int, seed: int, figures: Figures) -> None:
     """`decide_now` scan after scan in this process, then raw verifies of the same codes."""
     decider = setup.edge.decider
-    plan = scan_plan(setup, scans, seed)
+    plan = scan_plan(setup, scans, seed, phase_codes(setup, 0))
     timed = figures.decision
     clock = time.perf_counter
     started = clock()
@@ -168,12 +193,7 @@ def measure_decision(setup: EdgeSetup, scans: int, seed: int, figures: Figures) 
         timed.latencies.append(clock() - before)
         timed.answers[answer.code] += 1
     timed.wall_s = clock() - started
-    expected = sum(1 for _, kind in plan if kind == "first")
-    if timed.answers["ok"] != expected:
-        # A first entry refused means the store or the clock is not what the run set up.
-        figures.problems.append(
-            f"decision: {timed.answers['ok']} of {expected} first entries admitted"
-        )
+    _check_first_entries("decision", plan, timed.answers["ok"], figures)
 
     # The baseline: the signature checks alone, of the same codes, one after another.
     public = Ed25519PublicKey.from_public_bytes(setup.public_key)
@@ -188,3 +208,74 @@ def measure_decision(setup: EdgeSetup, scans: int, seed: int, figures: Figures) 
     verify.answers["verified"] = len(signed)
     say(timed.line())
     say(verify.line())
+
+
+def measure_loaded(setup: EdgeSetup, scans: int, lanes: int, seed: int, figures: Figures) -> None:
+    """`lanes` lanes scanning at once through `decide`, each again as soon as it is answered."""
+    decider = setup.edge.decider
+    plan = scan_plan(setup, scans, seed, phase_codes(setup, 1))
+    timed = figures.loaded
+    timed.name = f"edge decide, {lanes} lanes"
+    clock = time.perf_counter
+    batches, items = decider.batcher.batches, decider.batcher.items
+
+    async def lane(number: int, turns: Iterator[tuple[int, tuple[str, str]]]) -> None:
+        device = f"bench-lane-{number}"
+        for turn, (code, _kind) in turns:
+            scan = Scan(device, "qr", code, "entry", event_id=f"l{turn}")
+            before = clock()
+            answer = await decider.decide(scan)
+            timed.latencies.append(clock() - before)
+            timed.answers[answer.code] += 1
+
+    async def run() -> None:
+        # One shared queue of scans: a lane takes the next one when it is answered.
+        turns = iter(enumerate(plan))
+        started = clock()
+        await asyncio.gather(*(lane(number, turns) for number in range(lanes)))
+        timed.wall_s = clock() - started
+
+    asyncio.run(run())
+    _check_first_entries("loaded", plan, timed.answers["ok"], figures)
+    batches, items = decider.batcher.batches - batches, decider.batcher.items - items
+    figures.notes.append(
+        f"loaded: {items} scans in {batches} commits ({items / max(batches, 1):.1f} per commit)"
+    )
+    say(timed.line())
+
+
+def measure_paced(
+    setup: EdgeSetup, scans: int, lanes: int, rate: float, seed: int, figures: Figures
+) -> None:
+    """`scans` scans through `decide` at `rate` scans/s in all, over `lanes` lanes.
+
+    Open loop, as gates are: scan k is due at k / rate seconds whether or not
+    earlier answers came back (a lane that is behind scans again as soon as it is
+    answered), and its latency counts from when it was due, so an edge that cannot
+    keep up shows it in the figures instead of slowing the lanes down.
+    """
+    decider = setup.edge.decider
+    plan = scan_plan(setup, scans, seed, phase_codes(setup, 2))
+    timed = figures.paced
+    timed.name = f"edge decide at {rate:,.0f}/s"
+    clock = time.perf_counter
+
+    async def lane(number: int, started: float) -> None:
+        device = f"bench-paced-{number}"
+        for turn in range(number, len(plan), lanes):
+            due = started + turn / rate
+            if (wait := due - clock()) > 0:
+                await asyncio.sleep(wait)
+            scan = Scan(device, "qr", plan[turn][0], "entry", event_id=f"p{turn}")
+            answer = await decider.decide(scan)
+            timed.latencies.append(clock() - due)
+            timed.answers[answer.code] += 1
+
+    async def run() -> None:
+        started = clock()
+        await asyncio.gather(*(lane(number, started) for number in range(lanes)))
+        timed.wall_s = clock() - started
+
+    asyncio.run(run())
+    _check_first_entries("paced", plan, timed.answers["ok"], figures)
+    say(timed.line())

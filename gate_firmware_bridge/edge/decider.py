@@ -13,6 +13,13 @@ ticket at the same instant are decided one after the other, and the second sees
 the first's entry. A face check is awaited outside the lock and the scan is
 then decided again, so a slow face service holds up its own lane only.
 
+Under load (`decide`, every adapter's path), a code's signature is checked on a
+small thread pool as soon as the scan arrives, outside the lock; the scans that
+arrived meanwhile are then decided together in arrival order and their events
+committed in one transaction (see `batcher`): the signature checks of the next
+batch run while this one is written. `decide_now` decides one scan on the
+caller's thread, the same way, as a batch of one.
+
 Real names: the hub keys document hashes with the park's secret lookup key,
 which the contract does not send to edges (with it and the synced hashes, a
 stolen edge disk would give up every holder's ID number to a brute force of the
@@ -25,15 +32,18 @@ A park that accepts the risk can configure `lookup_hasher(lookup_key)`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vistapass.gate_firmware_bridge.devices.base import Answer, Scan
+from vistapass.gate_firmware_bridge.edge.batcher import GroupCommit
 from vistapass.gate_firmware_bridge.edge.clock import EdgeClock
-from vistapass.gate_firmware_bridge.edge.store import EdgeStore
+from vistapass.gate_firmware_bridge.edge.store import EdgeStore, EventLog
 from vistapass.gate_firmware_bridge.edge.wire import EdgeEvent
 from vistapass.platform.crypto.envelope import keyed_hash
 from vistapass.platform.logging import get_logger
@@ -61,9 +71,29 @@ EDGE_MESSAGES: dict[str, str] = {
 }
 FACE_TIMEOUT_S = 3.0
 VERIFIED_CACHE = 65_536  # codes whose signature check is remembered (oldest forgotten first)
+# Signature checks release the GIL: two threads keep both cores of a small edge box busy.
+VERIFY_THREADS = 2
 # Device event ids become event ids in this namespace, so a device resending an
 # event gets the first answer back instead of a second entry.
 DEVICE_EVENTS = uuid.UUID("5d0f3c58-5b39-4d4c-9a53-44c2a1f0e7a1")
+_DEVICE_EVENTS_BYTES = DEVICE_EVENTS.bytes
+# The top hex digit of a UUID's clock_seq_hi byte with the RFC 4122 variant set (10xx).
+_VARIANT_DIGIT = {f"{n:x}": f"{8 | n & 3:x}" for n in range(16)}
+
+
+def device_event_id(device: str, event_id: str) -> str:
+    """`str(uuid.uuid5(DEVICE_EVENTS, f"{device}\\x1f{event_id}"))`, in a quarter of its time.
+
+    Every scan with a device event id needs one, on the writer's thread; built from
+    the SHA-1 hex digest directly instead of through a `uuid.UUID`.
+    """
+    digest = hashlib.sha1(  # noqa: S324 - UUID version 5 is SHA-1 by definition
+        _DEVICE_EVENTS_BYTES + f"{device}\x1f{event_id}".encode()
+    ).hexdigest()
+    return (
+        f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-"
+        f"{_VARIANT_DIGIT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
+    )
 
 
 def lookup_hasher(lookup_key: bytes) -> DocumentHasher:
@@ -116,6 +146,34 @@ class _FaceNeeded:
     ticket_id: uuid.UUID
 
 
+Outcome = Answer | _FaceNeeded
+Verified = TicketPayload | str  # a genuine code's payload, or why it is not one
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A code's signature check, and the cache it is valid for (one per key list)."""
+
+    cache: dict[str, Verified]
+    result: Verified
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    scan: Scan
+    defer_face: bool = False
+    face: tuple[uuid.UUID, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request made ready for the writer, off the event loop and outside the lock."""
+
+    request: _Request
+    event_id: str
+    checked: _Checked | None  # its QR code's signature check; None: no code, or not yet
+
+
 class EdgeDecider:
     """The edge's decision for each scan; `decide` is the adapters' `Decide`."""
 
@@ -136,12 +194,17 @@ class EdgeDecider:
         self.face_check = face_check
         self.face_timeout = face_timeout
         self.document_hasher = document_hasher
-        self._verified: dict[str, TicketPayload | str] = {}
+        self._verified: dict[str, Verified] = {}
         self._keys_ref: dict[int, bytes] | None = None
         self._keys_seen: dict[int, bytes] = {}
+        self._verify_lock = threading.Lock()  # the cache's bookkeeping, not the checks
+        # Its threads start with the first `decide`: `decide_now` alone starts none.
+        self.batcher: GroupCommit[_Request, _Prepared, Outcome] = GroupCommit(
+            self._prepare, self._decide_batch, workers=VERIFY_THREADS, name="gate-edge"
+        )
 
     async def decide(self, scan: Scan) -> Answer:
-        outcome = self._guarded(scan, defer_face=self.face_check is not None)
+        outcome = await self._submit(scan, defer_face=self.face_check is not None)
         if not isinstance(outcome, _FaceNeeded):
             return outcome
         assert self.face_check is not None
@@ -153,29 +216,68 @@ class EdgeDecider:
         except Exception:
             log.exception("gate_edge.face_check_failed", device=scan.device)
             verdict = "face_unavailable"
-        answer = self._guarded(scan, face=(outcome.ticket_id, verdict))
+        answer = await self._submit(scan, face=(outcome.ticket_id, verdict))
         assert isinstance(answer, Answer)
         return answer
 
     def decide_now(self, scan: Scan) -> Answer:
         """Decide at once; a ticket needing a face check is refused `face_required`."""
-        answer = self._guarded(scan)
-        assert isinstance(answer, Answer)
-        return answer
+        outcome = self._decide_batch([_Prepared(_Request(scan), self._event_id(scan), None)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert isinstance(outcome, Answer)
+        return outcome
 
-    def _guarded(
+    def close(self) -> None:
+        """Answer the scans handed in so far and stop the decider's threads (not the store)."""
+        self.batcher.close()
+
+    def _submit(
         self, scan: Scan, *, defer_face: bool = False, face: tuple[uuid.UUID, str] | None = None
-    ) -> Answer | _FaceNeeded:
-        try:
-            return self._decide(scan, defer_face, face)
-        except sqlite3.Error:
-            # The event cannot be logged, so the gate must not open on it.
-            log.exception("gate_edge.store_failed", device=scan.device)
-            return Answer(False, "edge_error", EDGE_MESSAGES["edge_error"])
+    ) -> Awaitable[Outcome]:
+        return self.batcher.submit(_Request(scan, defer_face, face))
+
+    def _prepare(self, request: _Request) -> _Prepared:
+        """On a worker thread, outside the store's lock: check a QR code's signature."""
+        scan = request.scan
+        event_id = self._event_id(scan)
+        if scan.credential != "qr":
+            return _Prepared(request, event_id, None)
+        keys = self.store.keys
+        checked = self._check(self._cache_for(keys), scan.value.strip(), keys)
+        return _Prepared(request, event_id, checked)
+
+    def _decide_batch(self, batch: Sequence[_Prepared]) -> list[Outcome | BaseException]:
+        """Decide the requests in order, and commit their events together."""
+        store = self.store
+        outcomes: list[Outcome | BaseException] = []
+        # A device's own event id may come again (a resend): those are looked up first.
+        reused = [prepared.event_id for prepared in batch if prepared.request.scan.event_id]
+        with store.lock:
+            jumps_recorded = self._jumps_recorded
+            try:
+                with store.logging(reused) as events:
+                    for prepared in batch:
+                        try:
+                            outcomes.append(self._decide(prepared, events))
+                        except sqlite3.Error:
+                            raise
+                        except Exception as exc:
+                            # A fault in deciding one scan logged nothing: it is that
+                            # scan's caller's (its adapter refuses it), not the batch's.
+                            outcomes.append(exc)
+            except sqlite3.Error:
+                # No event of the batch is on disk, so no gate of it may open.
+                self._jumps_recorded = jumps_recorded
+                devices = sorted({prepared.request.scan.device for prepared in batch})
+                log.exception("gate_edge.store_failed", scans=len(batch), devices=devices)
+                refusal = Answer(False, "edge_error", EDGE_MESSAGES["edge_error"])
+                return [refusal] * len(batch)
+        return outcomes
 
     def _event_id(self, scan: Scan) -> str:
         if scan.event_id:
-            return str(uuid.uuid5(DEVICE_EVENTS, f"{scan.device}\x1f{scan.event_id}"))
+            return device_event_id(scan.device, scan.event_id)
         return str(uuid.uuid4())
 
     def _presented(self, document: str | None) -> bytes | None:
@@ -183,34 +285,47 @@ class EdgeDecider:
             return None
         return self.document_hasher(document)
 
-    def _verify(self, text: str) -> TicketPayload | str:
-        """The payload of a genuine code, or why it is not one; remembered per text.
+    def _cache_for(self, keys: dict[int, bytes]) -> dict[str, Verified]:
+        """The signature checks remembered for this key list.
 
         A reader holding a code in view sends it again and again, and a ticket is
         scanned in and out: checking a signature once per code and key list keeps
-        the gate fast. The answer depends only on the text and the keys, so it is
-        forgotten when the keys change.
+        the gate fast. The answer depends only on the text and the keys, so a new
+        cache starts when the keys change; a check still running against the old
+        keys lands in the old cache, which nothing reads any more.
         """
+        with self._verify_lock:
+            if keys is not self._keys_ref:
+                if keys != self._keys_seen:
+                    self._verified = {}
+                    self._keys_seen = dict(keys)
+                self._keys_ref = keys
+            return self._verified
+
+    def _check(self, cache: dict[str, Verified], text: str, keys: dict[int, bytes]) -> _Checked:
+        """The payload of a genuine code, or why it is not one; remembered in `cache`."""
+        known = cache.get(text)
+        if known is None:
+            try:
+                if len(text) > MAX_CODE:
+                    raise TicketInvalid("malformed", "Far too long for a ticket code.")
+                # Revocation is left to rules.decide (revoked vs refunded; exits allowed).
+                known = verify_ticket(text, keys, ())
+            except TicketInvalid as exc:
+                known = exc.code
+            with self._verify_lock:
+                if len(cache) >= VERIFIED_CACHE:
+                    del cache[next(iter(cache))]
+                cache[text] = known
+        return _Checked(cache, known)
+
+    def _verify(self, text: str, checked: _Checked | None) -> Verified:
+        """The check done before the decision if it holds for the current keys, else a new one."""
         keys = self.store.keys
-        if keys is not self._keys_ref:
-            if keys != self._keys_seen:
-                self._verified.clear()
-                self._keys_seen = dict(keys)
-            self._keys_ref = keys
-        known = self._verified.get(text)
-        if known is not None:
-            return known
-        try:
-            if len(text) > MAX_CODE:
-                raise TicketInvalid("malformed", "Far too long for a ticket code.")
-            # Revocation is left to rules.decide (revoked vs refunded; exits allowed).
-            result: TicketPayload | str = verify_ticket(text, keys, ())
-        except TicketInvalid as exc:
-            result = exc.code
-        if len(self._verified) >= VERIFIED_CACHE:
-            del self._verified[next(iter(self._verified))]
-        self._verified[text] = result
-        return result
+        cache = self._cache_for(keys)
+        if checked is not None and checked.cache is cache:
+            return checked.result
+        return self._check(cache, text, keys).result
 
     def _ticket_subject(self, ticket_id: uuid.UUID) -> _Subject:
         cached = self.store.tickets[ticket_id]
@@ -231,11 +346,13 @@ class EdgeDecider:
             return _Subject("malformed")
         return _Subject(payload=payload, facts=cached.facts)
 
-    def _subjects(self, scan: Scan) -> tuple[list[_Subject], bytes | None]:
+    def _subjects(
+        self, scan: Scan, checked: _Checked | None
+    ) -> tuple[list[_Subject], bytes | None]:
         """The tickets a scan may stand for, and the presented document's hash."""
         value = scan.value.strip()
         if scan.credential == "qr":
-            verified = self._verify(value)
+            verified = self._verify(value, checked)
             if isinstance(verified, str):
                 return [_Subject(verified)], None
             payload = verified
@@ -260,75 +377,73 @@ class EdgeDecider:
             return [_Subject("unknown_credential")], None
         return [self._ticket_subject(ticket_id) for ticket_id in holders], presented
 
-    def _decide(
-        self, scan: Scan, defer_face: bool, face: tuple[uuid.UUID, str] | None
-    ) -> Answer | _FaceNeeded:
-        store = self.store
-        with store.lock:
-            now = self.clock.now()
-            while self._jumps_recorded < len(self.clock.jumps):
-                store.record_clock_jump(self.clock.jumps[self._jumps_recorded])
-                self._jumps_recorded += 1
-            local = now.astimezone(store.zone)
-            today, minute = local.date(), local.hour * 60 + local.minute
-            device = store.devices.get(scan.device)
-            zone = device.zone if device is not None else None
-            # A one-way device's configured direction wins over what its adapter assumed.
-            direction = scan.direction
-            if device is not None and device.direction in ("entry", "exit"):
-                direction = device.direction  # type: ignore[assignment]
-            subjects, presented = self._subjects(scan)
-            code, counted, ticket_id = "", False, None
-            for subject in subjects:
-                if subject.payload is None or subject.facts is None:
-                    candidate, candidate_counted = subject.refusal or "malformed", False
-                    candidate_id = None
-                else:
-                    candidate_id = subject.payload.ticket_id
-                    history = store.history(candidate_id, today)
-                    verdict = decide(
-                        subject.payload,
-                        subject.facts,
-                        history,
-                        direction=direction,
-                        today=today,
-                        minute=minute,
-                        now=now,
-                        zone=zone,
-                        presented_hash=presented,
-                        cooldown=store.cooldown,
-                    )
-                    candidate, candidate_counted = verdict.code, verdict.counted
-                    if candidate == "ok" and direction == "entry" and _needs_face(subject):
-                        if face is not None and face[0] == candidate_id:
-                            candidate = face[1]
-                        elif defer_face:
-                            return _FaceNeeded(candidate_id)
-                        else:
-                            candidate = "face_required"
-                if not code or candidate == "ok":
-                    # Several tickets for one ID: the first that admits, else the first refusal.
-                    code, counted, ticket_id = candidate, candidate_counted, candidate_id
-                if code == "ok":
-                    break
-            ok = code == "ok"
-            event = EdgeEvent(
-                id=self._event_id(scan),
-                ticket_id=ticket_id,
-                direction=direction,
-                ok=ok,
-                code=code,
-                counted=counted and ok,
-                day=today,
-                at=now,
-                device=scan.device,
-                zone=zone,
-                offline=not store.online,
-            )
-            if not store.append(event):
-                first = store.event(event.id)
-                assert first is not None
-                return Answer(first.ok, first.code, message(first.code, first.direction))
+    def _decide(self, prepared: _Prepared, events: EventLog) -> Outcome:
+        """One scan's decision; the caller holds the store's lock."""
+        request, store = prepared.request, self.store
+        scan, face = request.scan, request.face
+        now = self.clock.now()
+        while self._jumps_recorded < len(self.clock.jumps):
+            store.record_clock_jump(self.clock.jumps[self._jumps_recorded])
+            self._jumps_recorded += 1
+        local = now.astimezone(store.zone)
+        today, minute = local.date(), local.hour * 60 + local.minute
+        device = store.devices.get(scan.device)
+        zone = device.zone if device is not None else None
+        # A one-way device's configured direction wins over what its adapter assumed.
+        direction = scan.direction
+        if device is not None and device.direction in ("entry", "exit"):
+            direction = device.direction  # type: ignore[assignment]
+        subjects, presented = self._subjects(scan, prepared.checked)
+        code, counted, ticket_id = "", False, None
+        for subject in subjects:
+            if subject.payload is None or subject.facts is None:
+                candidate, candidate_counted = subject.refusal or "malformed", False
+                candidate_id = None
+            else:
+                candidate_id = subject.payload.ticket_id
+                history = store.history(candidate_id, today)
+                verdict = decide(
+                    subject.payload,
+                    subject.facts,
+                    history,
+                    direction=direction,
+                    today=today,
+                    minute=minute,
+                    now=now,
+                    zone=zone,
+                    presented_hash=presented,
+                    cooldown=store.cooldown,
+                )
+                candidate, candidate_counted = verdict.code, verdict.counted
+                if candidate == "ok" and direction == "entry" and _needs_face(subject):
+                    if face is not None and face[0] == candidate_id:
+                        candidate = face[1]
+                    elif request.defer_face:
+                        return _FaceNeeded(candidate_id)
+                    else:
+                        candidate = "face_required"
+            if not code or candidate == "ok":
+                # Several tickets for one ID: the first that admits, else the first refusal.
+                code, counted, ticket_id = candidate, candidate_counted, candidate_id
+            if code == "ok":
+                break
+        ok = code == "ok"
+        event = EdgeEvent(
+            id=prepared.event_id,
+            ticket_id=ticket_id,
+            direction=direction,
+            ok=ok,
+            code=code,
+            counted=counted and ok,
+            day=today,
+            at=now,
+            device=scan.device,
+            zone=zone,
+            offline=not store.online,
+        )
+        first = events.add(event)
+        if first is not None:
+            return Answer(first.ok, first.code, message(first.code, first.direction))
         return Answer(ok, code, message(code, direction))
 
 

@@ -226,6 +226,8 @@ class Edge:
             for adapter in reversed(adapters):
                 await adapter.stop()
             await self.client.aclose()
+            # Joins the decider's threads: blocking, but only once the adapters are down.
+            self.decider.close()
             self.store.close()
 
     def app(self) -> Litestar:

@@ -4,8 +4,10 @@ SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction
 survives the edge process being killed (kill -9, a crash); only a power cut can
 lose the last few commits, which is the price of not waiting for an fsync on
 every scan. Every read the decider makes is served from memory, loaded once at
-start and updated right after each commit, so a scan never waits on disk to be
-read; it waits only for its own event to be written.
+start and updated as each event is logged, so a scan never waits on disk to be
+read; it waits only for its event to be written, in one transaction with the
+other scans decided at the same time (`logging`), while checkpoints copy the
+log into the file on a thread of their own (`checkpoint`).
 
 Counting entries without counting one twice: the hub's counts for a ticket
 (its "baseline") are as of the sync that sent them. The edge adds its own
@@ -22,71 +24,39 @@ import json
 import sqlite3
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from vistapass.gate_firmware_bridge.edge import checkpoint
 from vistapass.gate_firmware_bridge.edge.clock import ClockJump
+from vistapass.gate_firmware_bridge.edge.rows import (
+    EVENT_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    CachedTicket,
+    cached,
+    event_from_db,
+    event_row,
+    iso,
+    ticket_from_db,
+)
 from vistapass.gate_firmware_bridge.edge.wire import (
     DeviceRow,
     EdgeEvent,
     Park,
     SyncBatch,
-    TicketRow,
     dumps,
 )
-from vistapass.tenants.checkin.rules import REENTRY_COOLDOWN, History, TicketFacts
+from vistapass.tenants.checkin.rules import REENTRY_COOLDOWN, History
 
 FILE_NAME = "edge.sqlite3"
-SCHEMA_VERSION = 1
 KEPT_CLOCK_JUMPS = 20
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS tickets (
-    id TEXT PRIMARY KEY, product_number INTEGER NOT NULL,
-    valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, entitlement TEXT NOT NULL,
-    revoked INTEGER NOT NULL, revoked_reason TEXT, holder_hash BLOB, card TEXT,
-    entries_total INTEGER NOT NULL, entries_today INTEGER NOT NULL, first_entry_day TEXT,
-    inside INTEGER NOT NULL, last_exit_at TEXT, baseline_day TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS devices (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
-    zone TEXT, direction TEXT NOT NULL, settings TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY, ticket_id TEXT, direction TEXT NOT NULL, ok INTEGER NOT NULL,
-    code TEXT NOT NULL, counted INTEGER NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL,
-    device TEXT NOT NULL, zone TEXT, offline INTEGER NOT NULL,
-    uploaded INTEGER NOT NULL DEFAULT 0, upload_gen INTEGER,
-    reflected INTEGER NOT NULL DEFAULT 0
-);
--- Partial indexes keep the outbox and the overlay cheap to find in a long log
--- (entries are ordered by rowid within the single indexed value).
-CREATE INDEX IF NOT EXISTS events_outbox ON events (uploaded) WHERE uploaded = 0;
-CREATE INDEX IF NOT EXISTS events_overlay ON events (reflected) WHERE reflected = 0 AND ok = 1;
-"""
-
-_EVENT_COLUMNS = "id, ticket_id, direction, ok, code, counted, day, at, device, zone, offline"
-
-
-def _iso(moment: datetime) -> str:
-    # Fixed width, so SQLite's text order is time order.
-    return moment.isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True, slots=True)
-class CachedTicket:
-    """A synced ticket: its facts for `rules.decide`, and the hub's counts as of `day`."""
-
-    row: TicketRow
-    facts: TicketFacts
-    baseline: History
-    day: date  # the park's date when the hub counted `entries_today` and `inside`
+_IDS_PER_QUERY = 500  # well under SQLite's limit on the parameters of one statement
 
 
 class _Pending:
@@ -99,60 +69,48 @@ class _Pending:
         self.gen = gen  # the upload generation that acknowledged it; None: not yet
 
 
-def _cached(row: TicketRow, day: date) -> CachedTicket:
-    return CachedTicket(
-        row=row,
-        facts=TicketFacts(
-            entitlement=row.entitlement,
-            revoked_reason=row.revoked_reason,
-            revoked=row.revoked,
-            holder_hash=row.holder_hash,
-        ),
-        baseline=History(
-            entries_total=row.entries_total,
-            entries_today=row.entries_today,
-            inside=row.inside,
-            last_exit_at=row.last_exit_at,
-            first_entry_day=row.first_entry_day,
-        ),
-        day=day,
-    )
+class EventLog:
+    """The events of one `EdgeStore.logging` block (use it under the store's lock only)."""
 
+    def __init__(self, store: EdgeStore, logged: dict[str, EdgeEvent]) -> None:
+        self._store = store
+        self._outbox_size, self._latest_at = store.outbox_size, store.latest_at
+        self._known = logged  # events with the ids this block may use, and its own
+        self._new: list[EdgeEvent] = []
+        self._pending: list[_Pending] = []
 
-def _ticket_from_db(r: sqlite3.Row) -> CachedTicket:
-    row = TicketRow(
-        id=uuid.UUID(r["id"]),
-        product_number=r["product_number"],
-        valid_from=date.fromisoformat(r["valid_from"]),
-        valid_to=date.fromisoformat(r["valid_to"]),
-        entitlement=json.loads(r["entitlement"]),
-        revoked=bool(r["revoked"]),
-        revoked_reason=r["revoked_reason"],
-        holder_hash=bytes(r["holder_hash"]) if r["holder_hash"] is not None else None,
-        entries_total=r["entries_total"],
-        entries_today=r["entries_today"],
-        first_entry_day=date.fromisoformat(r["first_entry_day"]) if r["first_entry_day"] else None,
-        inside=bool(r["inside"]),
-        last_exit_at=datetime.fromisoformat(r["last_exit_at"]) if r["last_exit_at"] else None,
-        card=r["card"],
-    )
-    return _cached(row, date.fromisoformat(r["baseline_day"]))
+    def add(self, event: EdgeEvent) -> EdgeEvent | None:
+        """Log the event; when one with its id is already logged, that one instead.
 
+        Mirrored in memory at once; written to the file when the block ends.
+        """
+        first = self._known.get(event.id)
+        if first is not None:
+            return first
+        self._known[event.id] = event
+        self._new.append(event)
+        store = self._store
+        store.outbox_size += 1
+        if store.latest_at is None or event.at > store.latest_at:
+            store.latest_at = event.at
+        if event.ok and event.ticket_id is not None:
+            self._pending.append(store._add_pending(event, None))
+        return None
 
-def _event_from_db(r: sqlite3.Row) -> EdgeEvent:
-    return EdgeEvent(
-        id=r["id"],
-        ticket_id=uuid.UUID(r["ticket_id"]) if r["ticket_id"] else None,
-        direction=r["direction"],
-        ok=bool(r["ok"]),
-        code=r["code"],
-        counted=bool(r["counted"]),
-        day=date.fromisoformat(r["day"]),
-        at=datetime.fromisoformat(r["at"]),
-        device=r["device"],
-        zone=r["zone"],
-        offline=bool(r["offline"]),
-    )
+    def _write(self, db: sqlite3.Connection) -> None:
+        # A plain INSERT: `_known` held every id that could be logged already, so a
+        # conflict means the file is not what this store thinks, and fails the block.
+        db.executemany(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [event_row(event) for event in self._new],
+        )
+
+    def _undo(self) -> None:
+        store = self._store
+        store.outbox_size, store.latest_at = self._outbox_size, self._latest_at
+        for pending in self._pending:
+            store._drop_pending(pending)
+        self._pending = []
 
 
 class EdgeStore:
@@ -167,8 +125,13 @@ class EdgeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        # Checkpoints run beside the writer (see `checkpoint`); this one is a backstop.
+        self._db.execute(f"PRAGMA wal_autocheckpoint={checkpoint.LIMIT_PAGES}")
+        self._db.executescript(SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._checkpointer = checkpoint.Checkpointer(self.path)
+        # A store dropped without `close` (tests, tools) must not leave its thread behind.
+        weakref.finalize(self, self._checkpointer.stop, wait=False)
         self.lock = threading.RLock()
         # Set by the sync loop: whether the last exchange with the hub succeeded.
         self.online = False
@@ -179,6 +142,7 @@ class EdgeStore:
         return cls(Path(data_dir) / FILE_NAME)
 
     def close(self) -> None:
+        self._checkpointer.stop()
         with self.lock:
             self._db.close()
 
@@ -205,7 +169,7 @@ class EdgeStore:
         self.by_holder: dict[bytes, list[uuid.UUID]] = {}
         self.by_card: dict[str, uuid.UUID] = {}
         for r in self._db.execute("SELECT * FROM tickets"):
-            self._put(_ticket_from_db(r))
+            self._put(ticket_from_db(r))
         self.devices: dict[str, DeviceRow] = {}
         for r in self._db.execute("SELECT * FROM devices"):
             settings = json.loads(r["settings"])
@@ -215,10 +179,10 @@ class EdgeStore:
         self.overlay: dict[uuid.UUID, list[_Pending]] = {}
         self._pending: dict[str, _Pending] = {}
         for r in self._db.execute(
-            f"SELECT {_EVENT_COLUMNS}, upload_gen FROM events"
+            f"SELECT {EVENT_COLUMNS}, upload_gen FROM events"
             " WHERE reflected = 0 AND ok = 1 AND ticket_id IS NOT NULL ORDER BY rowid"
         ):
-            self._add_pending(_event_from_db(r), r["upload_gen"])
+            self._add_pending(event_from_db(r), r["upload_gen"])
         self.outbox_size = self._db.execute(
             "SELECT count(*) FROM events WHERE uploaded = 0"
         ).fetchone()[0]
@@ -244,21 +208,33 @@ class EdgeStore:
         if ticket.row.card is not None and self.by_card.get(ticket.row.card) == ticket.row.id:
             del self.by_card[ticket.row.card]
 
-    def _add_pending(self, event: EdgeEvent, gen: int | None) -> None:
+    def _add_pending(self, event: EdgeEvent, gen: int | None) -> _Pending:
         assert event.ticket_id is not None
         pending = _Pending(event, gen)
         self.overlay.setdefault(event.ticket_id, []).append(pending)
         self._pending[event.id] = pending
+        return pending
+
+    def _drop_pending(self, pending: _Pending) -> None:
+        ticket_id = pending.event.ticket_id
+        assert ticket_id is not None
+        self.overlay[ticket_id].remove(pending)
+        if not self.overlay[ticket_id]:
+            del self.overlay[ticket_id]
+        del self._pending[pending.event.id]
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A COMMIT that failed can leave the transaction open, and then no other
+            # could begin: every later scan would be refused.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- the decider's side ------------------------------------------------------
 
@@ -290,49 +266,54 @@ class EdgeStore:
                 last_exit = None if inside else event.at
         return History(total, on_day, inside, last_exit, first)
 
-    def append(self, event: EdgeEvent) -> bool:
-        """Log the event and commit; False when an event with its id is already logged."""
+    @contextmanager
+    def logging(self, reused_ids: Iterable[str] = ()) -> Iterator[EventLog]:
+        """A run of events logged in one transaction, committed when the block ends.
+
+        Each event is mirrored in memory as it is logged, so a later decision in the
+        same block sees it, and all are written at the end in one statement; if the
+        block, the write or the commit fails, the transaction is rolled back and the
+        mirror undone, as if none of its events had been logged. `reused_ids` are
+        the ids of the block's events that may be logged already (a device's own
+        event ids, when it resends an event): they are read in one query first.
+        """
         with self.lock:
-            cursor = self._db.execute(
-                f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    event.id,
-                    str(event.ticket_id) if event.ticket_id else None,
-                    event.direction,
-                    event.ok,
-                    event.code,
-                    event.counted,
-                    event.day.isoformat(),
-                    _iso(event.at),
-                    event.device,
-                    event.zone,
-                    event.offline,
-                ),
-            )
-            if cursor.rowcount != 1:
-                return False
-            self.outbox_size += 1
-            if self.latest_at is None or event.at > self.latest_at:
-                self.latest_at = event.at
-            if event.ok and event.ticket_id is not None:
-                self._add_pending(event, None)
-            return True
+            events: EventLog | None = None
+            try:
+                with self._transaction() as db:
+                    events = EventLog(self, self._logged(db, reused_ids))
+                    yield events
+                    events._write(db)
+            except BaseException:
+                if events is not None:
+                    events._undo()
+                raise
+
+    def _logged(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, EdgeEvent]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, EdgeEvent] = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks})"
+            found.update((r["id"], event_from_db(r)) for r in db.execute(query, chunk))
+        return found
 
     def event(self, event_id: str) -> EdgeEvent | None:
         """A logged event (a read from disk: only for replays, never on the usual path)."""
         with self.lock:
             r = self._db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
             ).fetchone()
-        return _event_from_db(r) if r else None
+        return event_from_db(r) if r else None
 
     def record_clock_jump(self, jump: ClockJump) -> None:
         with self.lock:
             jumps = json.loads(self._meta("clock_jumps") or "[]")[-(KEPT_CLOCK_JUMPS - 1) :]
             jumps.append(
                 {
-                    "at": _iso(jump.at),
-                    "seen": _iso(jump.seen),
+                    "at": iso(jump.at),
+                    "seen": iso(jump.seen),
                     "back_by_s": jump.back_by.total_seconds(),
                 }
             )
@@ -351,10 +332,10 @@ class EdgeStore:
         """The oldest events not acknowledged by the hub yet."""
         with self.lock:
             rows = self._db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE uploaded = 0 ORDER BY rowid LIMIT ?",
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE uploaded = 0 ORDER BY rowid LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [_event_from_db(r) for r in rows]
+        return [event_from_db(r) for r in rows]
 
     def mark_uploaded(self, event_ids: Iterable[str]) -> int:
         """Record that the hub acknowledged these events, under a new upload generation."""
@@ -426,7 +407,7 @@ class EdgeStore:
                     t.entries_today,
                     t.first_entry_day.isoformat() if t.first_entry_day else None,
                     t.inside,
-                    _iso(t.last_exit_at) if t.last_exit_at else None,
+                    iso(t.last_exit_at) if t.last_exit_at else None,
                     day.isoformat(),
                 )
                 for t in batch.tickets
@@ -450,7 +431,7 @@ class EdgeStore:
                 ("park_name", batch.park.name),
                 ("time_zone", batch.park.time_zone),
                 ("cursor", batch.cursor),
-                ("last_sync_at", _iso(synced_at)),
+                ("last_sync_at", iso(synced_at)),
                 ("reentry_cooldown_s", str(batch.reentry_cooldown_s)),
             ],
         )
@@ -466,19 +447,14 @@ class EdgeStore:
         if batch.full:
             self.tickets, self.by_holder, self.by_card = {}, {}, {}
         for row in batch.tickets:
-            self._put(_cached(row, day))
+            self._put(cached(row, day))
         self.keys = dict(batch.keys)
         self.devices = {d.external_id: d for d in batch.devices}
         self.park, self.zone = batch.park, zone
         self.cursor, self.last_sync_at = batch.cursor, synced_at
         self.cooldown = timedelta(seconds=batch.reentry_cooldown_s)
         for item in reflected:
-            ticket_id = item.event.ticket_id
-            assert ticket_id is not None
-            self.overlay[ticket_id].remove(item)
-            if not self.overlay[ticket_id]:
-                del self.overlay[ticket_id]
-            del self._pending[item.event.id]
+            self._drop_pending(item)
 
     def prune(self, before: date) -> int:
         """Forget events older than `before` that the hub holds and no history needs."""

@@ -104,7 +104,23 @@ def test_base45_table_decoding_answers_as_the_group_by_group_one(text: str) -> N
     assert outcome(b45decode) == outcome(_b45decode_groups)
 
 
-@pytest.mark.parametrize("text", ["GGW", "A", "ABCD", "ab", "AB~", "GGW ZZ", "::"])
+@given(st.text(max_size=30))
+def test_base45_fast_decoding_answers_as_the_group_by_group_one_for_any_text(text: str) -> None:
+    """Any text at all, not only ASCII: the same bytes or the same refusal message."""
+    assume(len(text) % 3 != 1)
+
+    def outcome(decoder):
+        try:
+            return decoder(text)
+        except ValueError as exc:
+            return str(exc)
+
+    assert outcome(b45decode) == outcome(_b45decode_groups)
+
+
+@pytest.mark.parametrize(
+    "text", ["GGW", "A", "ABCD", "ab", "AB~", "GGW ZZ", "::", "AB\u00c9", "\u0660\u0661\u0662"]
+)
 def test_base45_refuses_what_rfc_9285_forbids(text: str) -> None:
     with pytest.raises(ValueError):
         b45decode(text)
