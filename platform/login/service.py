@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.audit.service import Actor, record
@@ -38,6 +38,7 @@ from vistapass.platform.tenancy.errors import TenantNotFound
 log = get_logger(__name__)
 
 RESET_PURPOSE = "reset_password"
+RESET_MAILS_PER_LIFETIME = 3  # reset mails per account within a link's lifetime (an hour)
 RESET_LIFETIME = timedelta(hours=1)
 SIGN_IN = "auth.sign_in"
 SIGN_IN_FAILED = "auth.sign_in_failed"
@@ -186,6 +187,20 @@ async def request_reset(db: Database, settings: Settings, email: str, ip: str | 
         user = await find_user(session, email)
         if user is None:
             log.info("password reset asked for an unknown e-mail", email=email, ip=ip)
+            return
+        # Live links are the ones sent within their lifetime: past the limit nothing
+        # is sent (the answer stays the same), so nobody can flood an inbox with them.
+        live = await session.scalar(
+            select(func.count())
+            .select_from(OneTimeToken)
+            .where(
+                OneTimeToken.user_id == user.id,
+                OneTimeToken.purpose == RESET_PURPOSE,
+                OneTimeToken.expires_at > utcnow(),
+            )
+        )
+        if (live or 0) >= RESET_MAILS_PER_LIFETIME:
+            log.warning("password reset mail limit reached", user_id=str(user.id), ip=ip)
             return
         token = new_token()
         session.add(

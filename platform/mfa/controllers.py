@@ -95,12 +95,14 @@ class SecurityController(Controller):
             codes = await service.confirm_enrolment(
                 state.db, state.redis, state.settings, principal, code, _actor(request, principal)
             )
-        except service.InvalidCode as exc:
+        except (service.InvalidCode, service.TooManyAttempts) as exc:
             if not wants_html(request):
                 raise
             async with state.db.session() as session:
                 enrolment = await service.pending_enrolment(session, state.settings, principal)
-            return await _page(request, "enrol", 400, enrolment=enrolment, error=exc.message)
+            return await _page(
+                request, "enrol", exc.status_code, enrolment=enrolment, error=exc.message
+            )
         return await _page(request, "recovery_codes", codes=codes)
 
     @post("/totp/disable", opt=signed_in(), status_code=200)
@@ -112,11 +114,16 @@ class SecurityController(Controller):
             await service.disable(
                 state.db, state.redis, state.settings, principal, code, _actor(request, principal)
             )
-        except service.InvalidCode as exc:
+        except (service.InvalidCode, service.TooManyAttempts) as exc:
             if not wants_html(request):
                 raise
             return await _page(
-                request, "security", 400, enabled=True, codes_left=None, error=exc.message
+                request,
+                "security",
+                exc.status_code,
+                enabled=True,
+                codes_left=None,
+                error=exc.message,
             )
         return Redirect("/account/security", status_code=303)
 

@@ -159,6 +159,32 @@ async def _audit_in_every_park(
             await record(park_session, actor, action, f"user:{user_id}", after=after)
 
 
+# Wrong codes allowed per account when turning TOTP on or off, within this window:
+# a signed-in session (or a stolen cookie) must not try a million codes.
+WRONG_CODE_WINDOW_S = 15 * 60
+CLOCK_HINT = "That code is not valid. Check your device's clock and try again."
+
+
+async def _check_limited(
+    redis: Redis, settings: Settings, user: User, code: str, wrong_message: str
+) -> None:
+    """`code` is current, or InvalidCode; TooManyAttempts after MAX_WRONG_CODES wrong ones."""
+    key = f"{settings.redis_namespace}:totp-wrong:{user.id}"
+    if int(await redis.get(key) or 0) >= MAX_WRONG_CODES:
+        # Refused without looking at the code, so that guessing stops here.
+        wait = max(1, int(await redis.ttl(key)))
+        raise TooManyAttempts(
+            "Too many wrong codes. Try again later.", details={"retry_after": wait}
+        ).with_headers({"Retry-After": str(wait)})
+    if await _code_accepted(redis, settings, user, code):
+        await redis.delete(key)
+        return
+    wrong = int(await redis.incr(key))
+    if wrong == 1:
+        await redis.expire(key, WRONG_CODE_WINDOW_S)
+    raise InvalidCode(wrong_message, details={"attempts_left": max(0, MAX_WRONG_CODES - wrong)})
+
+
 async def confirm_enrolment(
     db: Database, redis: Redis, settings: Settings, principal: Principal, code: str, actor: Actor
 ) -> list[str]:
@@ -169,8 +195,7 @@ async def confirm_enrolment(
             raise TotpAlreadyEnabled("Two-factor authentication is already on.")
         if not user.totp_secret:
             raise TotpNotStarted("Start setting up two-factor authentication first.")
-        if not await _code_accepted(redis, settings, user, code):
-            raise InvalidCode("That code is not valid. Check your device's clock and try again.")
+        await _check_limited(redis, settings, user, code, CLOCK_HINT)
         user.totp_enabled_at = utcnow()
         codes = totp.new_recovery_codes()
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
@@ -190,8 +215,7 @@ async def disable(
         user = await _user(session, principal.user_id)
         if user.totp_enabled_at is None:
             raise TotpNotEnabled("Two-factor authentication is not on.")
-        if not await _code_accepted(redis, settings, user, code):
-            raise InvalidCode("That code is not valid.")
+        await _check_limited(redis, settings, user, code, "That code is not valid.")
         user.totp_enabled_at = None
         user.totp_secret = None
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -20,7 +20,7 @@ from tests.platform.login.conftest import audit_entries, csrf
 from vistapass.platform.db import Database
 from vistapass.platform.identity.secrets import new_token, token_hash
 from vistapass.platform.identity.sessions import SESSION_COOKIE
-from vistapass.platform.login.service import RESET_PURPOSE
+from vistapass.platform.login.service import RESET_MAILS_PER_LIFETIME, RESET_PURPOSE
 from vistapass.platform.models import OneTimeToken, User
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.settings import Settings
@@ -213,3 +213,18 @@ def test_the_form_wants_the_password_twice(client: TestClient, make_member, db_r
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "password_mismatch"
     assert login(client, member.email, member.password) == 200
+
+
+def test_reset_mails_are_limited_per_account(
+    client: TestClient, migrated: Settings, make_member, mailbox
+) -> None:
+    member = make_member("alpha", "viewer")
+    answers = [
+        client.post("/api/v1/auth/reset-password", json={"email": member.email})
+        for _ in range(RESET_MAILS_PER_LIFETIME + 2)
+    ]
+    # Past the limit the answer is the same (nothing to learn from it), but no mail goes.
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.content for a in answers}) == 1
+    deliver_mail(client)
+    assert len(mails_to(mailbox, migrated, member.email)) == RESET_MAILS_PER_LIFETIME

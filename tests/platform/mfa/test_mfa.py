@@ -308,3 +308,23 @@ def test_mfa_is_required_of_owners_and_finance_in_production(
     client.app.state.settings = migrated
     enrol(client, migrated, owner)
     assert not required(owner, production(migrated))
+
+
+def test_wrong_codes_to_turn_off_are_limited_per_account(client, migrated, make_member) -> None:
+    owner = make_member("alpha", "owner")
+    secret, _ = enrol(client, migrated, owner)
+    for left in range(4, -1, -1):
+        wrong = client.post(
+            "/api/v1/account/totp/disable", data={"code": "000000"}, headers=csrf(client, **JSON)
+        )
+        assert (wrong.status_code, wrong.json()["error"]["code"]) == (400, "invalid_code")
+        assert wrong.json()["error"]["details"]["attempts_left"] == left
+    # Locked: even the right code is refused now, and nothing changes.
+    locked = client.post(
+        "/api/v1/account/totp/disable",
+        data={"code": next_code(secret)},
+        headers=csrf(client, **JSON),
+    )
+    assert (locked.status_code, locked.json()["error"]["code"]) == (429, "too_many_attempts")
+    assert int(locked.headers["retry-after"]) > 0
+    assert client.get("/api/v1/account/totp", headers=JSON).json()["enabled"] is True
