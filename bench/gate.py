@@ -19,7 +19,9 @@ What is measured, in one run, each with its baseline taken in the same run:
      process's throughput, and p50/p99 the latency from `decide` called to
      answered (signature check on the verify threads, the wait for the writer,
      the batch's decisions and its commit). At that load the latency is mostly
-     queueing: its mean is about lanes ÷ scans/s, whatever a decision costs;
+     queueing: its mean is about lanes ÷ scans/s, whatever a decision costs.
+     Three rounds on codes of their own; the median round's figures are kept
+     (threads sharing two cores make one round vary by a third run to run);
    - *paced*: the same lanes, open loop at 5,000 scans/s in all (the goal): scan
      k is due at k ÷ 5,000 s, and its latency counts from then: p50/p99 at the
      goal's rate. An edge that cannot keep up falls behind, and its p99 shows by
