@@ -126,19 +126,7 @@ class Scanners:
 
         async def client(conn: Connection) -> None:
             for method, path, body in queue:
-                sent = time.perf_counter()
-                try:
-                    status, answer = await conn.request(method, path, body)
-                except HttpError as exc:
-                    timed.errors[str(exc)[:80]] += 1
-                    continue
-                timed.latencies.append(time.perf_counter() - sent)
-                if status != 200:
-                    timed.errors[f"status {status}: {answer[:80]!r}"] += 1
-                elif path == REDEEM_PATH:
-                    timed.answers[json.loads(answer)["code"]] += 1
-                else:
-                    timed.answers["200"] += 1
+                await _send(conn, timed, method, path, body, time.perf_counter())
 
         started = time.perf_counter()
         await asyncio.gather(*(client(conn) for conn in self.connections))
@@ -160,19 +148,28 @@ class Scanners:
                 due = started + number / rate
                 if (wait := due - time.perf_counter()) > 0:
                     await asyncio.sleep(wait)
-                try:
-                    status, answer = await conn.request("POST", REDEEM_PATH, bodies[number])
-                except HttpError as exc:
-                    timed.errors[str(exc)[:80]] += 1
-                    continue
-                timed.latencies.append(time.perf_counter() - due)
-                if status != 200:
-                    timed.errors[f"status {status}: {answer[:80]!r}"] += 1
-                else:
-                    timed.answers[json.loads(answer)["code"]] += 1
+                await _send(conn, timed, "POST", REDEEM_PATH, bodies[number], due)
 
         await asyncio.gather(*(client(i, conn) for i, conn in enumerate(self.connections)))
         timed.wall_s = time.perf_counter() - started
+
+
+async def _send(
+    conn: Connection, timed: Timed, method: str, path: str, body: bytes, since: float
+) -> None:
+    """One request, timed from `since` (when it was sent, or when it was due)."""
+    try:
+        status, answer = await conn.request(method, path, body)
+    except HttpError as exc:
+        timed.errors[str(exc)[:80]] += 1
+        return
+    timed.latencies.append(time.perf_counter() - since)
+    if status != 200:
+        timed.errors[f"status {status}: {answer[:80]!r}"] += 1
+    elif path == REDEEM_PATH:
+        timed.answers[json.loads(answer)["code"]] += 1
+    else:
+        timed.answers["200"] += 1
 
 
 async def measure_redeem(
