@@ -7,6 +7,7 @@ SIGTERM stops the run the way Ctrl-C does, so the cleanups run then too.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
@@ -20,6 +21,17 @@ from types import FrameType
 from sale_figures import BenchFailure
 
 Cleanup = tuple[str, Callable[[], object]]
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

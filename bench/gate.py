@@ -90,7 +90,7 @@ from vistapass.platform.settings import Settings
 
 # isort: split
 # Modules beside this file: bench/ is sys.path[0] when it runs as a script.
-from bench_run import Cleanup, measured, stop_on_sigterm
+from bench_run import Cleanup, measured, positive_int, stop_on_sigterm
 from gate_devices import DoorTerminal, device_rows, measure_http
 from gate_edge import (
     EDGE_PHASES,
@@ -129,16 +129,6 @@ TURNSTILES = 4
 TERMINALS = 4
 DEVICE_WARMUP = 5  # untimed scans per MQTT turnstile and ISAPI terminal
 FORGED_CODES = 50
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

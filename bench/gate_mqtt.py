@@ -39,6 +39,7 @@ from vistapass.gate_firmware_bridge.devices.mqtt import (
     parse_command,
     scan_topic,
 )
+from vistapass.platform.embedded._process import port_open
 
 # isort: split
 # Modules beside this one: bench/ is sys.path[0] when bench/gate.py runs.
@@ -62,14 +63,6 @@ except ImportError:
     Broker = None
 
 
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @asynccontextmanager
 async def broker() -> AsyncIterator[tuple[str, int, str]]:
     """(host, port, what it is): the named broker, or an embedded one."""
@@ -77,7 +70,7 @@ async def broker() -> AsyncIterator[tuple[str, int, str]]:
     if named:
         url = urlsplit(named)
         host, port = url.hostname or "127.0.0.1", url.port or 1883
-        if not _reachable(host, port):
+        if not port_open(port, host, timeout=1):
             raise BenchFailure(f"no MQTT broker answers at {named} (VISTAPASS_BENCH_MQTT_URL)")
         yield host, port, f"broker at {host}:{port}"
         return

@@ -93,7 +93,7 @@ from vistapass.platform.settings import Settings
 
 # isort: split
 # Modules beside this file: bench/ is sys.path[0] when it runs as a script.
-from bench_run import Cleanup, measured, stop_on_sigterm
+from bench_run import Cleanup, measured, positive_int, stop_on_sigterm
 from sale_cpu import CpuMeter
 from sale_figures import (
     HOT_PRODUCT,
@@ -149,16 +149,6 @@ GOAL_SPREAD_RATIO = 0.5
 
 
 # --- arguments -------------------------------------------------------------------------
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
 
 
 def positive_float(value: str) -> float:

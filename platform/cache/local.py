@@ -22,16 +22,22 @@ MAX_ENTRIES = 10_000  # bounded: unknown keys (probes, typos) must not grow it f
 class Recent(Generic[K, V]):
     """A small map whose entries expire `ttl` seconds after they were stored."""
 
-    def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self._clock = clock
         self._entries: dict[K, tuple[V, float]] = {}
 
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[1] <= time.monotonic():
+        if entry[1] <= self._clock():
             del self._entries[key]
             return None
         return entry[0]
@@ -39,7 +45,7 @@ class Recent(Generic[K, V]):
     def put(self, key: K, value: V) -> V:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[key] = (value, time.monotonic() + self.ttl)
+        self._entries[key] = (value, self._clock() + self.ttl)
         return value
 
     def forget(self, key: K | None = None) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from vistapass.gate_firmware_bridge.sim.demo_setup import CODES_FILE, TOKEN_FILE
 from vistapass.platform.cache import redis_client
 from vistapass.platform.cli._common import fail, load_settings, run_async, services
 from vistapass.platform.db import Database
-from vistapass.platform.embedded._process import free_port
+from vistapass.platform.embedded._process import free_port, port_open
 from vistapass.platform.embedded.postgres import EmbeddedPostgres
 from vistapass.platform.embedded.redis import EmbeddedRedis
 from vistapass.platform.embedded.services import Services
@@ -192,19 +191,11 @@ def _gate_commands(
     port = edge_url.rsplit(":", 1)[1]
     edge = [*cli, "gate-edge", "--hub", settings.url, "--data-dir", str(data_dir / "edge"),
             "--host", "127.0.0.1", "--port", port]  # fmt: skip
-    if mqtt_broker_answers():
+    if port_open(1883, timeout=0.5):  # a local MQTT broker (Mosquitto)
         edge += ["--mqtt", "mqtt://127.0.0.1:1883"]
     sim = [*cli, "gate-sim", "--edge", edge_url, "--lanes", "4", "--rate", "0.5",
            "--codes", str(data_dir / CODES_FILE), "--seconds", "0"]  # fmt: skip
     return [edge, sim] if simulator else [edge]
-
-
-def mqtt_broker_answers(host: str = "127.0.0.1", port: int = 1883) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def _claim_dev(data_dir: Path) -> Path:

@@ -38,7 +38,7 @@ Statement = tuple[Query, dict[str, Any] | None]
 
 
 class Raw:
-    """The session's psycopg connection, with the three calls the hot paths need."""
+    """The session's psycopg connection, with the calls the hot paths need."""
 
     def __init__(self, owner: sa_asyncio.AsyncConnection, driver: AsyncConnection[Any]) -> None:
         self.owner = owner  # SQLAlchemy's side of the connection: its transaction, its pool
@@ -63,13 +63,6 @@ class Raw:
         async with self._reachable(), self.connection.cursor(row_factory=dict_row) as cursor:
             await cursor.execute(sql, params)
             return await cursor.fetchall()
-
-    async def run(self, sql: Query, params: dict[str, Any] | None = None) -> int:
-        """Execute; the number of rows it changed. Without params, `sql` may hold
-        several statements (psycopg then sends it as one simple query)."""
-        async with self._reachable(), self.connection.cursor() as cursor:
-            await cursor.execute(sql, params or None)
-            return cursor.rowcount
 
     async def batch(self, *statements: Statement) -> list[list[DictRow]]:
         """Send `statements` in one round trip (psycopg's pipeline mode); each one's rows.

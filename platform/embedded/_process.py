@@ -43,7 +43,8 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def port_open(port: int) -> bool:
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    """Whether something accepts TCP connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0

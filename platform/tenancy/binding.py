@@ -136,7 +136,7 @@ async def bind_tenant_then(
     # Role and schema names are checked (lower-case letters, digits, "_") on loading.
     bind: Statement = (_BIND, {"role": tenant.db_role, "path": f'"{tenant.schema_name}"'})
     raw = await Raw.on(connection)
-    rows = await raw.batch(bind, then) if then is not None else await raw.batch(bind)
+    rows = await raw.batch(*([bind] if then is None else [bind, then]))
     session.info[TENANT_KEY] = tenant
     return tenant, rows[1] if then is not None else []
 

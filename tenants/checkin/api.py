@@ -22,7 +22,7 @@ from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.dependencies import TenantDbSession
 from vistapass.tenants.checkin.frames import MAX_FRAME_BYTES, read_codes_async
 from vistapass.tenants.checkin.search import search
-from vistapass.tenants.checkin.service import Presented, ScanError, park_clock, scan
+from vistapass.tenants.checkin.service import Presented, park_clock, scan
 from vistapass.tenants.checkin.views import decision_json, search_json
 from vistapass.tenants.gates.live import announce
 from vistapass.tenants.orders.context import selling_for
@@ -43,18 +43,6 @@ class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # An ID document shown with a named ticket.
     document_type: Annotated[str, msgspec.Meta(max_length=20)] | None = None
     document_number: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-
-
-def presented(data: ScanIn) -> Presented | None:
-    if not data.document_type and not data.document_number:
-        return None
-    if not data.document_type or not data.document_number:
-        raise ScanError(
-            "Give both the document type and its number.",
-            code="invalid_document",
-            details={"field": "document_number" if data.document_type else "document_type"},
-        )
-    return Presented(data.document_type, data.document_number)
 
 
 class CheckinApiController(Controller):
@@ -80,7 +68,7 @@ class CheckinApiController(Controller):
             nonce=data.nonce,
             now=utcnow(),
             zone=data.zone,
-            document=presented(data),
+            document=Presented.of(data.document_type, data.document_number),
             staff_user_id=principal.user_id if principal else None,
         )
         if decision.ok and not decision.replayed:

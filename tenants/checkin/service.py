@@ -77,6 +77,19 @@ class Presented:
     document_type: str
     document_number: str
 
+    @classmethod
+    def of(cls, document_type: str | None, document_number: str | None) -> Presented | None:
+        """The document a scan request names (both fields, or neither), else ScanError."""
+        if not document_type and not document_number:
+            return None
+        if not document_type or not document_number:
+            raise ScanError(
+                "Give both the document type and its number.",
+                code="invalid_document",
+                details={"field": "document_number" if document_type else "document_type"},
+            )
+        return cls(document_type, document_number)
+
 
 @dataclass(frozen=True, slots=True)
 class ParkClock:
@@ -170,12 +183,7 @@ async def histories(
     """Each ticket's accepted scans, as `rules.decide` needs them (empty ones left out)."""
     if not ticket_ids:
         return {}
-    return await _histories(await Raw.of(session), ticket_ids, today)
-
-
-async def _histories(
-    raw: Raw, ticket_ids: Sequence[uuid.UUID], today: date
-) -> dict[uuid.UUID, History]:
+    raw = await Raw.of(session)
     return _history_rows(await raw.all(_HISTORY, {"ids": list(ticket_ids), "today": today}))
 
 

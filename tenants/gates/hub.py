@@ -24,7 +24,7 @@ from vistapass.platform.console.i18n import current_language
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.binding import bind_tenant_then, transaction
 from vistapass.platform.tenancy.errors import TenantNotFound
-from vistapass.tenants.checkin.service import Presented, ScanError, scan
+from vistapass.tenants.checkin.service import Presented, scan
 from vistapass.tenants.checkin.views import decision_json
 from vistapass.tenants.gates import credentials, ingest, live, sync
 from vistapass.tenants.gates.credentials import Caller
@@ -98,18 +98,6 @@ def redeem_nonce(nonce: str) -> str:
     if len(REDEEM_NONCE) + len(nonce) <= MAX_NONCE:
         return REDEEM_NONCE + nonce
     return REDEEM_NONCE + hashlib.sha256(nonce.encode()).hexdigest()
-
-
-def _presented(data: JSONBody[RedeemIn]) -> Presented | None:
-    if not data.document_type and not data.document_number:
-        return None
-    if not data.document_type or not data.document_number:
-        raise ScanError(
-            "Give both the document type and its number.",
-            code="invalid_document",
-            details={"field": "document_number" if data.document_type else "document_type"},
-        )
-    return Presented(data.document_type, data.document_number)
 
 
 def _check_events(data: EventsIn) -> None:
@@ -186,7 +174,7 @@ class GateHubController(Controller):
                 nonce=redeem_nonce(data.nonce),
                 now=utcnow(),
                 zone=data.zone,
-                document=_presented(data),
+                document=Presented.of(data.document_type, data.document_number),
             )
             if decision.ok and not decision.replayed:
                 live.announce(call.session, request.app.state)

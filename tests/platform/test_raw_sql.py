@@ -19,8 +19,11 @@ def test_raw_statements_run_in_the_park_s_transaction(db_run) -> None:
             who = await raw.one("SELECT current_user AS role, current_schema() AS schema", {})
             assert who is not None
             # Written through psycopg, seen by SQLAlchemy: one transaction.
-            await raw.run("CREATE TEMP TABLE raw_probe (n int) ON COMMIT DROP")
-            changed = await raw.run("INSERT INTO raw_probe VALUES (%(n)s), (%(n)s)", {"n": 7})
+            await raw.batch(("CREATE TEMP TABLE raw_probe (n int) ON COMMIT DROP", None))
+            inserted = await raw.all(
+                "INSERT INTO raw_probe VALUES (%(n)s), (%(n)s) RETURNING n", {"n": 7}
+            )
+            changed = len(inserted)
             seen = (await session.connection()).exec_driver_sql("SELECT count(*) FROM raw_probe")
             assert (await seen).scalar_one() == 2
             return who["role"], who["schema"], changed

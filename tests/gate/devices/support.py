@@ -30,6 +30,7 @@ from granian.server.embed import Server
 from litestar import Litestar, Router
 
 from vistapass.gate_firmware_bridge.devices.base import Answer, Scan
+from vistapass.platform.embedded._process import port_open
 
 try:  # the embedded extra's broker, used only when the machine has none
     from amqtt.broker import Broker
@@ -192,14 +193,6 @@ def mqtt_url() -> tuple[str, int]:
     return url.hostname or "127.0.0.1", url.port or 1883
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @asynccontextmanager
 async def mqtt_broker(embedded: bool = False) -> AsyncIterator[tuple[str, int]]:
     """The machine's broker (Mosquitto), or an embedded amqtt one when none answers.
@@ -208,7 +201,7 @@ async def mqtt_broker(embedded: bool = False) -> AsyncIterator[tuple[str, int]]:
     suite relies on without Mosquitto is itself tested where Mosquitto runs.
     """
     host, port = mqtt_url()
-    if not embedded and reachable(host, port):
+    if not embedded and port_open(port, host, timeout=1):
         yield host, port
         return
     if Broker is None:
