@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.plugin_api import (
     BasketLine,
+    Day,
     Entitlement,
     PricingError,
     Quote,
@@ -173,23 +175,144 @@ async def _renewal(session: AsyncSession, product: Product, card_id: uuid.UUID) 
     return Renewal(unit=row.unit, valid_from=row.valid_from, valid_to=row.valid_to)
 
 
-async def _member_card(
-    session: AsyncSession, visit_date: date, member: uuid.UUID | None, today: date
-) -> MemberCard | None:
-    """The member's card, if it is valid on the visit date; refuses a members-only date
-    to anyone else. Only for what membership touches (`membership.applies_to`)."""
-    card = await load_card(session, member, today) if member is not None else None
-    if card is not None and not card.covers(visit_date):
-        card = None
-    if await is_member_only(session, visit_date) and (
-        card is None or visit_date not in card.member_only_dates
+@dataclass(frozen=True, slots=True)
+class QuoteInputs:
+    """What pricing a basket of one product for one date reads from the database.
+
+    Loaded by `load_quote_inputs`; everything after that is pure, so the order
+    path can keep inputs for a while and check them against `sale_facts` (see
+    `tenants.orders.facts`). `product` is then a detached row: read, never changed.
+    """
+
+    product: Product
+    mode_enabled: bool
+    day: Day
+    units: frozenset[str]
+    member_only: bool  # some annual card keeps the date for its members
+    currency: str
+
+
+async def load_quote_inputs(session: AsyncSession, product_code: str, day: date) -> QuoteInputs:
+    product = await load_product_on_sale(session, product_code)
+    units = await session.scalars(
+        select(ProductUnit.unit).where(ProductUnit.product_id == product.id)
+    )
+    return QuoteInputs(
+        product=product,
+        mode_enabled=await mode_enabled(session, product.pricing_mode),
+        day=await day_info(session, day),
+        units=frozenset(units),
+        member_only=await is_member_only(session, day),
+        currency=(await get_profile(session)).currency,
+    )
+
+
+def check_basket_rules(
+    inputs: QuoteInputs,
+    *,
+    slot: str | None,
+    channel: str,
+    lines: Sequence[BasketLine],
+    today: date,
+) -> None:
+    """The park's rules for a basket, before its mode prices it."""
+    product = inputs.product
+    if channel not in product.channels:
+        raise QuoteError(
+            f"This product is not sold on the channel '{channel}'.",
+            code="channel_not_allowed",
+            details={"channel": channel, "channels": list(product.channels)},
+        )
+    if not inputs.mode_enabled:
+        raise QuoteError(
+            f"The pricing mode '{product.pricing_mode}' is not enabled for this park.",
+            code="mode_not_enabled",
+            details={"mode": product.pricing_mode},
+        )
+    mode = get_mode(product.pricing_mode)
+    if slot is not None and not (
+        isinstance(mode, SlotCatalog) and mode.slots(product.pricing_config)
     ):
+        # A mode that sells no slots would ignore one; the order would then keep it.
+        raise QuoteError(
+            "This product is not sold by time slot.",
+            code="unknown_slot",
+            details={"slot": slot},
+        )
+    _check_dates(product, inputs.day.date, today)
+    if not inputs.day.is_open:
+        raise QuoteError(
+            "The park is closed on that date.",
+            code="park_closed",
+            details={"date": inputs.day.date.isoformat()},
+        )
+    _check_lines(lines, set(inputs.units))
+
+
+def check_members_only(inputs: QuoteInputs, card: MemberCard | None) -> None:
+    """A members-only date is refused to anyone whose card does not keep it."""
+    visit_date = inputs.day.date
+    if inputs.member_only and (card is None or visit_date not in card.member_only_dates):
         raise QuoteError(
             "That date is for annual card members only.",
             code="members_only",
             details={"date": visit_date.isoformat()},
         )
+
+
+async def _member_card(
+    session: AsyncSession, inputs: QuoteInputs, member: uuid.UUID | None, today: date
+) -> MemberCard | None:
+    """The member's card, if it is valid on the visit date; refuses a members-only date
+    to anyone else. Only for what membership touches (`membership.applies_to`)."""
+    card = await load_card(session, member, today) if member is not None else None
+    if card is not None and not card.covers(inputs.day.date):
+        card = None
+    check_members_only(inputs, card)
     return card
+
+
+def price_basket(
+    inputs: QuoteInputs,
+    *,
+    slot: str | None,
+    channel: str,
+    lines: Sequence[BasketLine],
+    card: MemberCard | None = None,
+    renewal: Renewal | None = None,
+) -> tuple[QuoteRequest, Quote, tuple[Entitlement, ...]]:
+    """Let the product's mode price a basket that passed the park's rules."""
+    product = inputs.product
+    mode = get_mode(product.pricing_mode)
+    request = QuoteRequest(
+        config=product.pricing_config,
+        lines=tuple(lines),
+        day=inputs.day,
+        channel=channel,
+        currency=inputs.currency,
+        slot=slot,
+        renewal=renewal,
+    )
+    try:
+        mode.validate_basket(request)
+        quote = mode.quote(request)
+        entitlements = mode.entitlements(request)
+    except PricingError as exc:  # InvalidConfig / BasketRejected: a rule, with its code
+        raise QuoteError(exc.message, code=exc.code, details=exc.details) from exc
+    _check_quote(quote, inputs.currency, mode.key)
+    if card is not None:
+        # After the mode: a member price never depends on how a mode prices.
+        quote = with_member_discount(quote, card)
+    # The product's own identity requirements hold whatever the mode says.
+    entitlements = tuple(
+        dataclasses.replace(
+            entitlement,
+            real_name_required=entitlement.real_name_required or product.real_name_required,
+            face_required=entitlement.face_required or product.face_required,
+        )
+        for entitlement in entitlements
+    )
+    return request, quote, entitlements
 
 
 async def quote_basket(
@@ -211,80 +334,22 @@ async def quote_basket(
     the buyer holds it; the card is checked here, and a card that is not valid on
     the visit date gives no discount (see `membership`).
     """
-    product = await load_product_on_sale(session, product_code)
-    if channel not in product.channels:
-        raise QuoteError(
-            f"This product is not sold on the channel '{channel}'.",
-            code="channel_not_allowed",
-            details={"channel": channel, "channels": list(product.channels)},
-        )
-    if not await mode_enabled(session, product.pricing_mode):
-        raise QuoteError(
-            f"The pricing mode '{product.pricing_mode}' is not enabled for this park.",
-            code="mode_not_enabled",
-            details={"mode": product.pricing_mode},
-        )
-    mode = get_mode(product.pricing_mode)
-    if slot is not None and not (
-        isinstance(mode, SlotCatalog) and mode.slots(product.pricing_config)
-    ):
-        # A mode that sells no slots would ignore one; the order would then keep it.
-        raise QuoteError(
-            "This product is not sold by time slot.",
-            code="unknown_slot",
-            details={"slot": slot},
-        )
-    _check_dates(product, visit_date, today)
-    day = await day_info(session, visit_date)
-    if not day.is_open:
-        raise QuoteError(
-            "The park is closed on that date.",
-            code="park_closed",
-            details={"date": visit_date.isoformat()},
-        )
-    units = set(
-        await session.scalars(select(ProductUnit.unit).where(ProductUnit.product_id == product.id))
-    )
-    _check_lines(lines, units)
+    inputs = await load_quote_inputs(session, product_code, visit_date)
+    product = inputs.product
+    check_basket_rules(inputs, slot=slot, channel=channel, lines=lines, today=today)
     card = None
     if applies_to(product, channel):
-        card = await _member_card(session, visit_date, member, today)
-    profile = await get_profile(session)
+        card = await _member_card(session, inputs, member, today)
     renewal = None
     if renewal_of is not None:
-        if not getattr(mode, "renews", False):
+        if not getattr(get_mode(product.pricing_mode), "renews", False):
             raise QuoteError(
                 "This product is not a membership that can be renewed.",
                 code="renewal_not_supported",
                 details={"product": product.code},
             )
         renewal = await _renewal(session, product, renewal_of)
-    request = QuoteRequest(
-        config=product.pricing_config,
-        lines=tuple(lines),
-        day=day,
-        channel=channel,
-        currency=profile.currency,
-        slot=slot,
-        renewal=renewal,
-    )
-    try:
-        mode.validate_basket(request)
-        quote = mode.quote(request)
-        entitlements = mode.entitlements(request)
-    except PricingError as exc:  # InvalidConfig / BasketRejected: a rule, with its code
-        raise QuoteError(exc.message, code=exc.code, details=exc.details) from exc
-    _check_quote(quote, profile.currency, mode.key)
-    if card is not None:
-        # After the mode: a member price never depends on how a mode prices.
-        quote = with_member_discount(quote, card)
-    # The product's own identity requirements hold whatever the mode says.
-    entitlements = tuple(
-        dataclasses.replace(
-            entitlement,
-            real_name_required=entitlement.real_name_required or product.real_name_required,
-            face_required=entitlement.face_required or product.face_required,
-        )
-        for entitlement in entitlements
+    request, quote, entitlements = price_basket(
+        inputs, slot=slot, channel=channel, lines=lines, card=card, renewal=renewal
     )
     return product, request, quote, entitlements

@@ -21,7 +21,7 @@ per buyer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -80,12 +80,13 @@ class FlashSaleGate:
         return f"{self.namespace}:gate:{schema}:{need.scope}:{need.day.isoformat()}:{need.slot}"
 
     async def admit(
-        self, session: AsyncSession, schema: str, needs: Sequence[Need]
+        self, schema: str, needs: Sequence[Need], left_in: Callable[[Need], Awaitable[int]]
     ) -> Admission | None:
         """Take the needs' places from their counters, or raise SoldOut.
 
         Returns None when there is nothing to gate. Counters that are missing are
-        filled from PostgreSQL (places left now, plus the margin) and retried.
+        filled from PostgreSQL (`left_in`: places left now, plus the margin) and
+        retried.
         """
         if not needs:
             return None
@@ -103,7 +104,7 @@ class FlashSaleGate:
                     available=0,
                 )
             missing = needs[-result - 1]
-            left = await places_left(session, missing)
+            left = await left_in(missing)
             await self.redis.set(keys[-result - 1], left + self.margin, ex=RESYNC_SECONDS, nx=True)
         raise SoldOut(
             "That date and time are sold out.", day=needs[0].day, slot=needs[0].slot, available=0

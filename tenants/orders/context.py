@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
@@ -16,6 +16,10 @@ from vistapass.platform.settings import Settings
 from vistapass.tenants.inventory.gate import FlashSaleGate
 from vistapass.tenants.payments.stripe_gateway import StripeConfig, StripeGateway
 
+if TYPE_CHECKING:
+    from vistapass.tenants.orders.facts import SaleFactsCache
+    from vistapass.tenants.orders.group_commit import GroupCommit
+
 
 @dataclass
 class Selling:
@@ -25,6 +29,8 @@ class Selling:
     gate: FlashSaleGate
     wrapper: KeyWrapper
     stripe: StripeGateway | None
+    facts: SaleFactsCache
+    orders: GroupCommit  # plain web orders, written in batches (`fast_path`)
 
     @classmethod
     def build(cls, db: Database, settings: Settings, redis: Redis) -> Selling:
@@ -39,6 +45,12 @@ class Selling:
                     platform_fee_fixed=settings.platform_fee_fixed,
                 )
             )
+        # Imported here: pricing imports membership, membership the check-in service,
+        # and that this module.
+        from vistapass.tenants.orders.facts import SaleFactsCache
+        from vistapass.tenants.orders.group_commit import GroupCommit
+
+        facts = SaleFactsCache()
         return cls(
             db=db,
             settings=settings,
@@ -46,6 +58,8 @@ class Selling:
             gate=FlashSaleGate(redis, settings.redis_namespace, settings.flash_sale_margin),
             wrapper=wrapper_for(settings),
             stripe=stripe,
+            facts=facts,
+            orders=GroupCommit(db, facts),
         )
 
 

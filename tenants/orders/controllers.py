@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
-from functools import partial
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +22,11 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.membership import MEMBER_COOKIE, read_pass
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
-from vistapass.tenants.inventory.service import SoldOut
 from vistapass.tenants.models import Order
 from vistapass.tenants.orders import idempotency
 from vistapass.tenants.orders.context import Selling, selling_for
 from vistapass.tenants.orders.holders import HolderIn
+from vistapass.tenants.orders.intake import take_order
 from vistapass.tenants.orders.payment import pay_in_test
 from vistapass.tenants.orders.refunds import refund_order
 from vistapass.tenants.orders.release import cancel_order
@@ -38,8 +37,6 @@ from vistapass.tenants.orders.service import (
     OrderRequest,
     load_buyer_order,
     load_order,
-    place,
-    refuse_if_sold_out,
 )
 from vistapass.tenants.orders.stripe_payments import start_stripe_payment
 from vistapass.tenants.orders.views import order_view
@@ -69,24 +66,13 @@ async def _place(
     raw: Any,
 ) -> Response[Any]:
     """Place the order, honouring an Idempotency-Key when the client sent one."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    try:
-        await refuse_if_sold_out(selling, slug, order_request)
-    except SoldOut:
-        # A retry of a request that was sold a place still gets its first answer.
-        stored = key and await idempotency.stored_answer(
-            selling.db, slug, scope, idempotency.check_key(key), idempotency.request_hash(raw)
-        )
-        if not stored:
-            raise
-        return Response(stored.body, status_code=stored.status, headers=REPLAYED)
-    outcome = await idempotency.run_once(
-        selling.db,
+    outcome = await take_order(
+        selling,
         slug,
-        scope,
-        key,
-        raw,
-        partial(place, selling, slug, order_request, sold_out_checked=True),
+        order_request,
+        scope=scope,
+        key=request.headers.get(IDEMPOTENCY_HEADER),
+        payload=raw,
     )
     if isinstance(outcome, idempotency.Replay):
         return Response(outcome.body, status_code=outcome.status, headers=REPLAYED)

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -27,8 +27,8 @@ from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.inventory.availability import invalidate
-from vistapass.tenants.inventory.gate import Admission
-from vistapass.tenants.models import Order, OrderLine, Ticket
+from vistapass.tenants.inventory.gate import Admission, places_left
+from vistapass.tenants.models import Order, OrderLine, Product, Ticket
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.errors import OrderError, OrderNotFound
 from vistapass.tenants.orders.holders import (
@@ -147,7 +147,7 @@ def entitlement_json(entitlement: Entitlement) -> dict[str, Any]:
     }
 
 
-def _check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
+def check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
     provider = request.provider
     if total == 0:
         return "free"  # nothing to pay, whatever was asked for
@@ -180,6 +180,81 @@ def _check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
     return provider
 
 
+def build_order(
+    request: OrderRequest,
+    product: Product,
+    quote: Quote,
+    entitlements: Sequence[Entitlement],
+    *,
+    provider: str,
+    expires_at: datetime | None,
+) -> tuple[Order, list[OrderLine], list[Ticket]]:
+    """The rows of a new order, not yet added to any session."""
+    order = Order(
+        id=uuid.uuid4(),
+        code=new_order_code(),
+        access_token=secrets.token_urlsafe(24),
+        channel=request.channel,
+        status="pending",
+        product_id=product.id,
+        product_code=product.code,
+        visit_date=request.visit_date,
+        slot=request.slot,
+        places=len(entitlements),
+        currency=quote.currency,
+        subtotal=quote.subtotal,
+        total=quote.total,
+        refunded_amount=0,
+        quote=quote_json(quote, entitlements),
+        contact_name=request.buyer.name,
+        contact_email=request.buyer.email,
+        contact_phone=request.buyer.phone,
+        locale=request.buyer.locale,
+        provider=provider,
+        provider_ref=None,
+        sold_by=request.sold_by,
+        expires_at=expires_at,
+        paid_at=None,
+        note=request.note,
+    )
+    lines = [
+        OrderLine(
+            order_id=order.id,
+            unit=line.unit,
+            quantity=line.quantity,
+            base_price=line.base_price,
+            unit_price=line.unit_price,
+            total=line.total,
+            adjustments=[
+                {"code": a.code, "reason": a.reason, "amount": a.amount} for a in line.adjustments
+            ],
+        )
+        for line in quote.lines
+    ]
+    unit_prices = {line.unit: line.unit_price for line in quote.lines}
+    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
+    tickets = [
+        Ticket(
+            id=uuid.uuid4(),
+            order_id=order.id,
+            position=position,
+            unit=entitlement.unit,
+            price=price,
+            refunded_amount=0,
+            valid_from=entitlement.valid_from,
+            valid_to=entitlement.valid_to,
+            slot=entitlement.slot,
+            entitlement=entitlement_json(entitlement),
+            qr=None,
+            holder_id=None,
+            revoked_at=None,
+            revoked_reason=None,
+        )
+        for position, (entitlement, price) in enumerate(zip(entitlements, prices, strict=True))
+    ]
+    return order, lines, tickets
+
+
 async def _write_order(
     session: AsyncSession,
     selling: Selling,
@@ -201,7 +276,7 @@ async def _write_order(
         renewal_of=request.renewal_of,
         member=request.member,
     )
-    provider = _check_provider(request, quote.total, selling)
+    provider = check_provider(request, quote.total, selling)
     holders = check_holders(entitlements, request.holders)
     if request.renewal_of is not None:
         await check_card_holder(session, selling, request.renewal_of, holders)
@@ -215,68 +290,20 @@ async def _write_order(
     )
     schema = current_tenant(session).schema_name
     if product.flash_sale:
-        admission = await selling.gate.admit(session, schema, needs)
+        admission = await selling.gate.admit(schema, needs, partial(places_left, session))
         if admission is not None:
             admitted.append(admission)
     paid_now = provider in IMMEDIATE_PROVIDERS
-    now = utcnow()
-    order = Order(
-        id=uuid.uuid4(),
-        code=new_order_code(),
-        access_token=secrets.token_urlsafe(24),
-        channel=request.channel,
-        status="pending",
-        product_id=product.id,
-        product_code=product.code,
-        visit_date=request.visit_date,
-        slot=request.slot,
-        places=places,
-        currency=quote.currency,
-        subtotal=quote.subtotal,
-        total=quote.total,
-        refunded_amount=0,
-        quote=quote_json(quote, entitlements),
-        contact_name=request.buyer.name,
-        contact_email=request.buyer.email,
-        contact_phone=request.buyer.phone,
-        locale=request.buyer.locale,
+    order, lines, tickets = build_order(
+        request,
+        product,
+        quote,
+        entitlements,
         provider=provider,
-        sold_by=request.sold_by,
-        expires_at=None if paid_now else now + timedelta(minutes=profile.hold_minutes),
-        note=request.note,
+        expires_at=None if paid_now else utcnow() + timedelta(minutes=profile.hold_minutes),
     )
     session.add(order)
-    session.add_all(
-        OrderLine(
-            order_id=order.id,
-            unit=line.unit,
-            quantity=line.quantity,
-            base_price=line.base_price,
-            unit_price=line.unit_price,
-            total=line.total,
-            adjustments=[
-                {"code": a.code, "reason": a.reason, "amount": a.amount} for a in line.adjustments
-            ],
-        )
-        for line in quote.lines
-    )
-    unit_prices = {line.unit: line.unit_price for line in quote.lines}
-    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
-    tickets = [
-        Ticket(
-            id=uuid.uuid4(),
-            order_id=order.id,
-            position=position,
-            unit=entitlement.unit,
-            price=price,
-            refunded_amount=0,
-            valid_from=entitlement.valid_from,
-            valid_to=entitlement.valid_to,
-            slot=entitlement.slot,
-            entitlement=entitlement_json(entitlement),
-        )
-        for position, (entitlement, price) in enumerate(zip(entitlements, prices, strict=True))
-    ]
+    session.add_all(lines)
     session.add_all(tickets)
     await session.flush()
     if holders:

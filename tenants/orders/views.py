@@ -40,7 +40,11 @@ async def order_view(
                 select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
             )
         ).all()
-    slug = current_tenant(session).slug
+    return order_body(order, tickets, current_tenant(session).slug)
+
+
+def order_body(order: Order, tickets: Sequence[Ticket], slug: str) -> dict[str, Any]:
+    """`order_view` for rows at hand, such as those a group commit is about to write."""
     return {
         "code": order.code,
         "status": order.status,

@@ -1,0 +1,54 @@
+"""An order request as it arrives, whatever the channel: once per Idempotency-Key.
+
+The steps, cheapest first: a recent sold-out answer from Redis (a retry of a
+request that did get a place still gets its first answer); a plain web order
+through the group commit (`fast_path`); anything else, or anything the group
+commit sends back, through the ordinary path with its own idempotency claim.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from vistapass.tenants.inventory.service import SoldOut
+from vistapass.tenants.orders import idempotency
+from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.orders.fast_path import place_plain
+from vistapass.tenants.orders.group_commit import Claim
+from vistapass.tenants.orders.service import OrderRequest, place, refuse_if_sold_out
+
+
+async def take_order(
+    selling: Selling,
+    slug: str,
+    request: OrderRequest,
+    *,
+    scope: str,
+    key: str | None,
+    payload: Any,
+) -> dict[str, Any] | idempotency.Replay:
+    """The new order's view (201), or the first answer to this key (a Replay)."""
+    claim = None
+    if key is not None:
+        claim = Claim(scope, idempotency.check_key(key), idempotency.request_hash(payload))
+    try:
+        await refuse_if_sold_out(selling, slug, request)
+    except SoldOut:
+        stored = claim and await idempotency.stored_answer(
+            selling.db, slug, scope, claim.key, claim.request_hash
+        )
+        if not stored:
+            raise
+        return stored
+    body = await place_plain(selling, slug, request, claim)
+    if body is not None:
+        return body
+    return await idempotency.run_once(
+        selling.db,
+        slug,
+        scope,
+        key,
+        payload,
+        partial(place, selling, slug, request, sold_out_checked=True),
+    )

@@ -1,0 +1,193 @@
+"""Plain web orders written together: the same guarantees as one by one.
+
+Each test goes through `take_order`, the entry the order API calls, with many
+buyers at once in one event loop, so the group commit really gathers batches.
+Orders written by one batch share their `created_at` (PostgreSQL's `now()` is
+the transaction's start), which is how a test sees that batching happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import run, unique_slug
+from tests.tenants.orders.test_concurrency import (
+    live_places,
+    request_for,
+    slot_product,
+    with_selling,
+)
+from vistapass.platform.errors import VistapassError
+from vistapass.platform.settings import Settings
+from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.tenancy.provisioning import provision_tenant
+from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.orders.idempotency import Replay
+from vistapass.tenants.orders.intake import take_order
+from vistapass.tenants.orders.service import OrderRequest
+
+pytestmark = pytest.mark.slow
+
+SCOPE = "POST /orders"
+
+
+@pytest.fixture(scope="module")
+def park(migrated: Settings) -> str:
+    slug = unique_slug("batch")
+    run(migrated, lambda db: provision_tenant(db, slug, "Batch Park"))
+    return slug
+
+
+async def buy(selling: Selling, slug: str, request: OrderRequest, key: str | None) -> Any:
+    payload = {"product": request.product, "quantity": request.lines[0].quantity}
+    try:
+        return await take_order(selling, slug, request, scope=SCOPE, key=key, payload=payload)
+    except VistapassError as exc:
+        return exc
+
+
+async def largest_batch(selling: Selling, slug: str, product: str) -> int:
+    async with tenant_session(selling.db, slug) as session:
+        return int(
+            await session.scalar(
+                text(
+                    "SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM orders "
+                    "WHERE product_code = :p GROUP BY created_at) AS batches"
+                ),
+                {"p": product},
+            )
+        )
+
+
+async def facts_version(selling: Selling, slug: str) -> int:
+    async with tenant_session(selling.db, slug) as session:
+        return int(await session.scalar(text("SELECT version FROM sale_facts")))
+
+
+@pytest.mark.parametrize("flash_sale", [False, True], ids=["postgres", "redis-gate"])
+def test_200_web_buyers_on_a_slot_of_50_buy_exactly_50(migrated, park, flash_sale) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 50, flash_sale=flash_sale))
+
+    async def work(selling: Selling) -> None:
+        # One order first: it makes the slot's bucket, which batches only update.
+        assert isinstance(await buy(selling, park, request_for(product), None), dict)
+        results = await asyncio.gather(
+            *(buy(selling, park, request_for(product), f"{product}-{i}") for i in range(200))
+        )
+        sold = [r for r in results if isinstance(r, dict)]
+        refused = [r for r in results if isinstance(r, VistapassError)]
+        assert len(sold) == 49
+        assert {r.code for r in refused} == {"sold_out"} and len(refused) == 151
+        assert await live_places(selling, park, product) == (50, 50)
+        assert await largest_batch(selling, park, product) > 1
+        # Every answer given is an order that exists, with its tickets.
+        async with tenant_session(selling.db, park) as session:
+            found = await session.scalar(
+                text(
+                    "SELECT count(*) FROM orders o JOIN tickets t ON t.order_id = o.id "
+                    "WHERE o.code = ANY(:codes)"
+                ),
+                {"codes": [body["code"] for body in sold]},
+            )
+        assert found == 49
+
+    with_selling(migrated, work)
+
+
+def test_50_concurrent_retries_of_one_web_order_make_one_order(migrated, park) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 500))
+    key = f"k-{secrets.token_hex(4)}"
+
+    async def work(selling: Selling) -> None:
+        await buy(selling, park, request_for(product), None)  # the bucket exists
+        results = await asyncio.gather(
+            *(buy(selling, park, request_for(product, 2), key) for _ in range(50))
+        )
+        bodies = [r for r in results if isinstance(r, dict)]
+        replays = [r for r in results if isinstance(r, Replay)]
+        busy = [r for r in results if isinstance(r, VistapassError)]
+        assert len(bodies) == 1
+        assert {r.code for r in busy} <= {"request_in_progress"}
+        assert all(r.headers == {"Retry-After": "1"} for r in busy)
+        assert all(r.body["code"] == bodies[0]["code"] for r in replays)
+        assert await live_places(selling, park, product) == (3, 3)
+        later = await buy(selling, park, request_for(product, 2), key)
+        assert isinstance(later, Replay) and later.body == bodies[0]
+
+    with_selling(migrated, work)
+
+
+def test_a_retry_in_a_batch_of_new_orders_gets_its_first_answer(migrated, park) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 500))
+
+    async def work(selling: Selling) -> None:
+        first = await buy(selling, park, request_for(product), f"{product}-early")
+        assert isinstance(first, dict)
+        results = await asyncio.gather(
+            buy(selling, park, request_for(product), f"{product}-early"),
+            *(buy(selling, park, request_for(product), f"{product}-{i}") for i in range(10)),
+        )
+        assert isinstance(results[0], Replay) and results[0].body == first
+        assert all(isinstance(r, dict) for r in results[1:])
+        assert await live_places(selling, park, product) == (11, 11)
+        # A key sent again with another request is refused, not replayed.
+        other = await buy(selling, park, request_for(product, 3), f"{product}-early")
+        assert isinstance(other, VistapassError) and other.code == "idempotency_key_reused"
+
+    with_selling(migrated, work)
+
+
+def test_a_price_change_reaches_the_very_next_order(migrated, park) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 500))
+
+    async def reprice(selling: Selling, price: int) -> None:
+        async with tenant_session(selling.db, park) as session:
+            await session.execute(
+                text(
+                    "UPDATE products SET pricing_config = jsonb_set(pricing_config, "
+                    "'{prices,adult}', to_jsonb(CAST(:price AS int))) WHERE code = :p"
+                ),
+                {"p": product, "price": price},
+            )
+
+    async def work(selling: Selling) -> None:
+        assert (await buy(selling, park, request_for(product), None))["total"] == 5000
+        assert (await buy(selling, park, request_for(product), None))["total"] == 5000
+        await reprice(selling, 6500)  # by another process: this one still keeps 5000
+        assert (await buy(selling, park, request_for(product), None))["total"] == 6500
+        batch = await asyncio.gather(
+            *(buy(selling, park, request_for(product), None) for _ in range(5))
+        )
+        assert [body["total"] for body in batch] == [6500] * 5
+
+    with_selling(migrated, work)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "products",
+        "product_units",
+        "pricing_modes",
+        "opening_hours",
+        "calendar_days",
+        "park_profile",
+        "capacity_pools",
+    ],
+)
+def test_every_change_to_what_orders_are_priced_from_bumps_the_version(
+    migrated, park, table
+) -> None:
+    async def work(selling: Selling) -> None:
+        before = await facts_version(selling, park)
+        async with tenant_session(selling.db, park) as session:
+            # A statement trigger: it fires even when no row matches.
+            await session.execute(text(f"DELETE FROM {table} WHERE false"))
+        assert await facts_version(selling, park) == before + 1
+
+    with_selling(migrated, work)
