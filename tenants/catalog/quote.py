@@ -24,7 +24,7 @@ from vistapass.platform.plugin_api import (
     Quote,
     QuoteRequest,
     Renewal,
-    SlotCatalog,
+    SlotInfo,
 )
 from vistapass.platform.pricing_registry import get_mode
 from vistapass.tenants.calendar.service import day_info
@@ -35,6 +35,7 @@ from vistapass.tenants.catalog.membership import (
     load_card,
     with_member_discount,
 )
+from vistapass.tenants.inventory.service import product_slots
 from vistapass.tenants.models import Order, PricingModeSetting, Product, ProductUnit, Ticket
 from vistapass.tenants.park.service import get_profile
 
@@ -190,6 +191,7 @@ class QuoteInputs:
     units: frozenset[str]
     member_only: bool  # some annual card keeps the date for its members
     currency: str
+    slots: tuple[SlotInfo, ...]  # () for a mode that sells no slots
 
 
 async def load_quote_inputs(session: AsyncSession, product_code: str, day: date) -> QuoteInputs:
@@ -204,6 +206,7 @@ async def load_quote_inputs(session: AsyncSession, product_code: str, day: date)
         units=frozenset(units),
         member_only=await is_member_only(session, day),
         currency=(await get_profile(session)).currency,
+        slots=product_slots(product),
     )
 
 
@@ -229,10 +232,7 @@ def check_basket_rules(
             code="mode_not_enabled",
             details={"mode": product.pricing_mode},
         )
-    mode = get_mode(product.pricing_mode)
-    if slot is not None and not (
-        isinstance(mode, SlotCatalog) and mode.slots(product.pricing_config)
-    ):
+    if slot is not None and not inputs.slots:
         # A mode that sells no slots would ignore one; the order would then keep it.
         raise QuoteError(
             "This product is not sold by time slot.",

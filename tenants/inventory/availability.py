@@ -113,7 +113,7 @@ def _answer(
         return DayAvailability(day.isoformat(), "closed", 0, closed)
     slot_answers = []
     for slot in slots:
-        needs = needs_for(product, pools, day, slot.code, 1)
+        needs = needs_for(product, pools, day, slot.code, 1, slots=slots)
         left = _left(needs, taken)
         capacity = min((need.capacity for need in needs), default=None)
         slot_answers.append(
@@ -131,7 +131,7 @@ def _answer(
             else "limited"
         )
     else:
-        all_needs = needs_for(product, pools, day, None, 1)
+        all_needs = needs_for(product, pools, day, None, 1, slots=slots)
         left = _left(all_needs, taken)
         capacity = min((need.capacity for need in all_needs), default=None)
         state = state_for(left, capacity)
@@ -161,10 +161,11 @@ async def availability(
     computed: dict[date, DayAvailability] = {}
     if missing:
         pools = await pools_for(session, product)
+        slots = product_slots(product)
         scopes = {
             need.scope
-            for slot in [None, *(s.code for s in product_slots(product))]
-            for need in needs_for(product, pools, missing[0], slot, 1)
+            for slot in [None, *(s.code for s in slots)]
+            for need in needs_for(product, pools, missing[0], slot, 1, slots=slots)
         }
         taken = await _taken(session, scopes, missing[0], missing[-1])
         infos = {info.date: info for info in await calendar_days(session, missing[0], missing[-1])}

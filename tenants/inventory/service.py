@@ -95,12 +95,20 @@ def needs_for(
     day: date,
     slot: str | None,
     places: int,
+    slots: Sequence[SlotInfo] | None = None,
 ) -> list[Need]:
-    """The buckets an order of `places` people takes from, sorted in lock order."""
+    """The buckets an order of `places` people takes from, sorted in lock order.
+
+    `slots`: the product's, when the caller has them (parsing a config of many
+    slots on every call is measurable on the order path)."""
     needs = []
     scope = product_scope(product)
     slot_capacity = next(
-        (s.capacity for s in product_slots(product) if s.code == slot and s.capacity is not None),
+        (
+            s.capacity
+            for s in (product_slots(product) if slots is None else slots)
+            if s.code == slot and s.capacity is not None
+        ),
         None,
     )
     if slot and slot_capacity is not None:

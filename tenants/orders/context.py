@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -47,11 +48,12 @@ class Selling:
             )
         # Imported here: pricing imports membership, membership the check-in service,
         # and that this module.
+        from vistapass.tenants.inventory.availability import invalidate
         from vistapass.tenants.orders.facts import SaleFactsCache
         from vistapass.tenants.orders.group_commit import GroupCommit
 
         facts = SaleFactsCache()
-        return cls(
+        selling = cls(
             db=db,
             settings=settings,
             redis=redis,
@@ -61,6 +63,8 @@ class Selling:
             facts=facts,
             orders=GroupCommit(db, facts),
         )
+        selling.orders.on_written = partial(invalidate, selling)
+        return selling
 
 
 def selling_for(state: Any) -> Selling:

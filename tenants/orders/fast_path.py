@@ -26,7 +26,6 @@ from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.membership import applies_to
 from vistapass.tenants.catalog.quote import check_basket_rules, check_members_only, price_basket
 from vistapass.tenants.inventory import service as inventory
-from vistapass.tenants.inventory.availability import invalidate
 from vistapass.tenants.inventory.gate import places_left
 from vistapass.tenants.models import Product
 from vistapass.tenants.orders.context import Selling, local_now
@@ -99,7 +98,12 @@ async def place_plain(
         return None
     product, quote, entitlements, provider = priced
     needs = inventory.needs_for(
-        product, facts.pools, request.visit_date, request.slot, len(entitlements)
+        product,
+        facts.pools,
+        request.visit_date,
+        request.slot,
+        len(entitlements),
+        slots=facts.inputs.slots,
     )
     admission = None
     if product.flash_sale:
@@ -129,5 +133,4 @@ async def place_plain(
         # The ordinary path takes its own ticket from the gate.
         await selling.gate.give_back(admission)
         return None
-    await invalidate(selling, slug, {need.day for need in needs})
     return body

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -83,9 +83,16 @@ class RequestInProgress(VistapassError):
 class GroupCommit:
     """Per process: a queue per park, drained by one transaction at a time."""
 
-    def __init__(self, db: Database, facts: SaleFactsCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        facts: SaleFactsCache,
+        on_written: Callable[[str, set[date]], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.facts = facts
+        # After each commit, once per batch: the days whose availability changed.
+        self.on_written = on_written
         self._waiting: dict[str, list[Ready]] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._keys: set[tuple[str, str, str]] = set()  # (slug, scope, key) queued or running
@@ -140,6 +147,13 @@ class GroupCommit:
             # Rolled back before the commit: nothing of the batch was written.
             log.exception("group commit failed; its orders take the ordinary path")
             written = set()
+        if written and self.on_written is not None:
+            days = {need.day for ready in batch if id(ready) in written for need in ready.needs}
+            try:
+                await self.on_written(slug, days)
+            except Exception:
+                # The orders are written; a stale availability answer lapses by itself.
+                log.exception("after a group commit")
         for ready in batch:
             if not ready.written.done():
                 ready.written.set_result(id(ready) in written)
@@ -212,25 +226,42 @@ def _fitting(candidates: Sequence[Ready], locked: dict[Bucket, tuple[int, int]])
     return going
 
 
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    # One JSON document per table: psycopg adapts a Python list element by element,
+    # which cost more than the rest of a batch; the json module does it in C.
+    return json.dumps(rows, default=str, separators=(",", ":"))
+
+
+def _insert_rows(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:
+    """An INSERT of `table`'s rows from a JSON array of objects, typed by `columns`."""
+    names = ", ".join(name for name, _ in columns)
+    types = ", ".join(f"{name} {kind}" for name, kind in columns)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {names} "
+        f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({types}){tail}"
+    )
+
+
+_CLAIMS = (
+    "INSERT INTO idempotency_records (scope, key, request_hash, response_status, "
+    "response_body) SELECT scope, key, decode(hash, 'hex'), 201, body "
+    "FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(scope text, key text, hash text, body jsonb) "
+    "ON CONFLICT DO NOTHING RETURNING scope, key"
+)
+
+
 def _claims(keyed: Sequence[Ready]) -> list[Statement]:
-    if not keyed:
-        return []
-    claims = [ready.claim for ready in keyed if ready.claim is not None]
-    return [
-        (
-            "INSERT INTO idempotency_records "
-            "(scope, key, request_hash, response_status, response_body) "
-            "SELECT s, k, h, 201, b::jsonb FROM unnest("
-            "%(scopes)s::text[], %(keys)s::text[], %(hashes)s::bytea[], %(bodies)s::text[]"
-            ") AS t(s, k, h, b) ON CONFLICT DO NOTHING RETURNING scope, key",
-            {
-                "scopes": [c.scope for c in claims],
-                "keys": [c.key for c in claims],
-                "hashes": [c.request_hash for c in claims],
-                "bodies": [json.dumps(ready.body) for ready in keyed],
-            },
-        )
+    rows = [
+        {
+            "scope": ready.claim.scope,
+            "key": ready.claim.key,
+            "hash": ready.claim.request_hash.hex(),
+            "body": ready.body,
+        }
+        for ready in keyed
+        if ready.claim is not None
     ]
+    return [(_CLAIMS, {"rows": _rows_json(rows)})] if rows else []
 
 
 def _lock(bucket: Bucket) -> Statement:
@@ -280,97 +311,90 @@ def _forget_answers(left_out: Sequence[Ready], stored: set[tuple[str, str]]) -> 
     ]
 
 
+ORDER_COLUMNS = (
+    ("id", "uuid"),
+    ("code", "text"),
+    ("access_token", "text"),
+    ("channel", "text"),
+    ("status", "text"),
+    ("product_id", "uuid"),
+    ("product_code", "text"),
+    ("visit_date", "date"),
+    ("slot", "text"),
+    ("places", "int"),
+    ("currency", "text"),
+    ("subtotal", "bigint"),
+    ("total", "bigint"),
+    ("refunded_amount", "bigint"),
+    ("quote", "jsonb"),
+    ("contact_name", "text"),
+    ("contact_email", "text"),
+    ("contact_phone", "text"),
+    ("locale", "text"),
+    ("provider", "text"),
+    ("sold_by", "uuid"),
+    ("expires_at", "timestamptz"),
+    ("note", "text"),
+)
+LINE_COLUMNS = (
+    ("order_id", "uuid"),
+    ("unit", "text"),
+    ("quantity", "int"),
+    ("base_price", "bigint"),
+    ("unit_price", "bigint"),
+    ("total", "bigint"),
+    ("adjustments", "jsonb"),
+)
+TICKET_COLUMNS = (
+    ("id", "uuid"),
+    ("order_id", "uuid"),
+    ("position", "smallint"),
+    ("unit", "text"),
+    ("price", "bigint"),
+    ("refunded_amount", "bigint"),
+    ("valid_from", "date"),
+    ("valid_to", "date"),
+    ("slot", "text"),
+    ("entitlement", "jsonb"),
+)
+HOLD_COLUMNS = (
+    ("order_id", "uuid"),
+    ("bucket_id", "bigint"),
+    ("quantity", "int"),
+    ("expires_at", "timestamptz"),
+)
+_INSERTS = tuple(
+    _insert_rows(table, columns)
+    for table, columns in (
+        ("orders", ORDER_COLUMNS),
+        ("order_lines", LINE_COLUMNS),
+        ("tickets", TICKET_COLUMNS),
+        ("order_holds", HOLD_COLUMNS),
+    )
+)
+
+
+def _values(row: Any, columns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name, _ in columns}
+
+
 def _inserts(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statement]:
-    orders = [ready.order for ready in going]
-    lines = [line for ready in going for line in ready.lines]
-    tickets = [ticket for ready in going for ticket in ready.tickets]
+    orders = [_values(ready.order, ORDER_COLUMNS) for ready in going]
+    lines = [_values(line, LINE_COLUMNS) for ready in going for line in ready.lines]
+    tickets = [_values(ticket, TICKET_COLUMNS) for ready in going for ticket in ready.tickets]
     holds = [
-        (ready.order.id, bucket_ids[_bucket(need)], need.quantity, ready.order.expires_at)
+        {
+            "order_id": ready.order.id,
+            "bucket_id": bucket_ids[_bucket(need)],
+            "quantity": need.quantity,
+            "expires_at": ready.order.expires_at,
+        }
         for ready in going
         for need in ready.needs
     ]
+    tables = (orders, lines, tickets, holds)
     return [
-        (
-            "INSERT INTO orders (id, code, access_token, channel, status, product_id, "
-            "product_code, visit_date, slot, places, currency, subtotal, total, "
-            "refunded_amount, quote, contact_name, contact_email, contact_phone, locale, "
-            "provider, sold_by, expires_at, note) "
-            "SELECT id, code, tok, ch, st, pid, pc, vd, sl, pl, cur, sub, tot, 0, q::jsonb, "
-            "cn, ce, cp, loc, prov, sb, exp, note FROM unnest("
-            "%(id)s::uuid[], %(code)s::text[], %(tok)s::text[], %(ch)s::text[], "
-            "%(st)s::text[], %(pid)s::uuid[], %(pc)s::text[], %(vd)s::date[], "
-            "%(sl)s::text[], %(pl)s::int[], %(cur)s::text[], %(sub)s::bigint[], "
-            "%(tot)s::bigint[], %(q)s::text[], %(cn)s::text[], %(ce)s::text[], "
-            "%(cp)s::text[], %(loc)s::text[], %(prov)s::text[], %(sb)s::uuid[], "
-            "%(exp)s::timestamptz[], %(note)s::text[]) AS t(id, code, tok, ch, st, pid, pc, "
-            "vd, sl, pl, cur, sub, tot, q, cn, ce, cp, loc, prov, sb, exp, note)",
-            {
-                "id": [o.id for o in orders],
-                "code": [o.code for o in orders],
-                "tok": [o.access_token for o in orders],
-                "ch": [o.channel for o in orders],
-                "st": [o.status for o in orders],
-                "pid": [o.product_id for o in orders],
-                "pc": [o.product_code for o in orders],
-                "vd": [o.visit_date for o in orders],
-                "sl": [o.slot for o in orders],
-                "pl": [o.places for o in orders],
-                "cur": [o.currency for o in orders],
-                "sub": [o.subtotal for o in orders],
-                "tot": [o.total for o in orders],
-                "q": [json.dumps(o.quote) for o in orders],
-                "cn": [o.contact_name for o in orders],
-                "ce": [o.contact_email for o in orders],
-                "cp": [o.contact_phone for o in orders],
-                "loc": [o.locale for o in orders],
-                "prov": [o.provider for o in orders],
-                "sb": [o.sold_by for o in orders],
-                "exp": [o.expires_at for o in orders],
-                "note": [o.note for o in orders],
-            },
-        ),
-        (
-            "INSERT INTO order_lines (order_id, unit, quantity, base_price, unit_price, total, "
-            "adjustments) SELECT o, u, q, b, p, t, a::jsonb FROM unnest(%(o)s::uuid[], "
-            "%(u)s::text[], %(q)s::int[], %(b)s::bigint[], %(p)s::bigint[], %(t)s::bigint[], "
-            "%(a)s::text[]) AS x(o, u, q, b, p, t, a)",
-            {
-                "o": [line.order_id for line in lines],
-                "u": [line.unit for line in lines],
-                "q": [line.quantity for line in lines],
-                "b": [line.base_price for line in lines],
-                "p": [line.unit_price for line in lines],
-                "t": [line.total for line in lines],
-                "a": [json.dumps(line.adjustments) for line in lines],
-            },
-        ),
-        (
-            "INSERT INTO tickets (id, order_id, position, unit, price, refunded_amount, "
-            "valid_from, valid_to, slot, entitlement) SELECT i, o, p, u, pr, 0, vf, vt, sl, "
-            "e::jsonb FROM unnest(%(i)s::uuid[], %(o)s::uuid[], %(p)s::smallint[], "
-            "%(u)s::text[], %(pr)s::bigint[], %(vf)s::date[], %(vt)s::date[], %(sl)s::text[], "
-            "%(e)s::text[]) AS x(i, o, p, u, pr, vf, vt, sl, e)",
-            {
-                "i": [t.id for t in tickets],
-                "o": [t.order_id for t in tickets],
-                "p": [t.position for t in tickets],
-                "u": [t.unit for t in tickets],
-                "pr": [t.price for t in tickets],
-                "vf": [t.valid_from for t in tickets],
-                "vt": [t.valid_to for t in tickets],
-                "sl": [t.slot for t in tickets],
-                "e": [json.dumps(t.entitlement) for t in tickets],
-            },
-        ),
-        (
-            "INSERT INTO order_holds (order_id, bucket_id, quantity, expires_at) "
-            "SELECT * FROM unnest(%(o)s::uuid[], %(b)s::bigint[], %(q)s::int[], "
-            "%(e)s::timestamptz[])",
-            {
-                "o": [h[0] for h in holds],
-                "b": [h[1] for h in holds],
-                "q": [h[2] for h in holds],
-                "e": [h[3] for h in holds],
-            },
-        ),
+        (sql, {"rows": _rows_json(rows)})
+        for sql, rows in zip(_INSERTS, tables, strict=True)
+        if rows
     ]
