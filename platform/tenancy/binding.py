@@ -104,16 +104,17 @@ async def bind_tenant(
     session: AsyncSession, slug: str, *, allow_suspended: bool = False
 ) -> BoundTenant:
     """Look the park up and bind it; must be the first thing the session does."""
-    return (await bind_tenant_then(session, slug, None, allow_suspended=allow_suspended))[0]
+    return (await bind_tenant_then(session, slug, allow_suspended=allow_suspended))[0]
 
 
 async def bind_tenant_then(
-    session: AsyncSession, slug: str, then: Statement | None, *, allow_suspended: bool = False
-) -> tuple[BoundTenant, list[DictRow]]:
-    """`bind_tenant`, with `then` run as the park in the same round trip: its rows.
+    session: AsyncSession, slug: str, *then: Statement, allow_suspended: bool = False
+) -> tuple[BoundTenant, list[list[DictRow]]]:
+    """`bind_tenant`, with the statements `then` run as the park in the same round
+    trip: the rows of each.
 
-    For the busiest calls (a gate's redeem), whose first question (is this
-    credential live?) can travel with the binding instead of after it.
+    For the busiest calls (a gate's redeem, a batch of orders), whose first
+    questions can travel with the binding instead of after it.
     """
     if session.in_transaction():
         raise RuntimeError("bind_tenant must start the session's transaction")
@@ -136,9 +137,9 @@ async def bind_tenant_then(
     # Role and schema names are checked (lower-case letters, digits, "_") on loading.
     bind: Statement = (_BIND, {"role": tenant.db_role, "path": f'"{tenant.schema_name}"'})
     raw = await Raw.on(connection)
-    rows = await raw.batch(*([bind] if then is None else [bind, then]))
+    rows = await raw.batch(bind, *then)
     session.info[TENANT_KEY] = tenant
-    return tenant, rows[1] if then is not None else []
+    return tenant, rows[1:]
 
 
 AFTER_COMMIT_KEY = "vistapass.after_commit"

@@ -199,14 +199,17 @@ async def load_quote_inputs(session: AsyncSession, product_code: str, day: date)
     units = await session.scalars(
         select(ProductUnit.unit).where(ProductUnit.product_id == product.id)
     )
+    enabled = await mode_enabled(session, product.pricing_mode)
     return QuoteInputs(
         product=product,
-        mode_enabled=await mode_enabled(session, product.pricing_mode),
+        mode_enabled=enabled,
         day=await day_info(session, day),
         units=frozenset(units),
         member_only=await is_member_only(session, day),
         currency=(await get_profile(session)).currency,
-        slots=product_slots(product),
+        # Only an enabled mode reads its configuration (a switched-off one may
+        # hold what the mode no longer understands).
+        slots=product_slots(product) if enabled else (),
     )
 
 

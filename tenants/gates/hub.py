@@ -60,7 +60,7 @@ async def gate_session(
     async with transaction(request.app.state.db.session()) as session:
         try:
             # The credential is looked up in the round trip that binds the park.
-            _, found = await bind_tenant_then(session, token.slug, credentials.lookup(token))
+            _, (found,) = await bind_tenant_then(session, token.slug, credentials.lookup(token))
         except TenantNotFound:
             # An unknown park looks like any other bad token: nothing to probe.
             raise InvalidCredential("This gate credential is unknown or revoked.") from None

@@ -5,22 +5,22 @@ one, each is a transaction of its own that waits for the slot's bucket row (the
 single-row update limit) and pays a commit. Here a process's ready orders for a
 park wait while the transaction before them runs, then go together:
 
-1. with BEGIN, one round trip reads the facts version (`facts.py`), stores every
-   order's idempotency answer (`ON CONFLICT DO NOTHING`: a key already there is a
-   retry, or a request still running elsewhere) and takes each bucket's places for
-   all of the batch's orders at once, in lock order, with the usual
-   `taken + n <= capacity` condition;
-2. a second round trip gives back what orders that cannot go took, and writes the
-   orders, their lines, tickets and holds with one multi-row insert per table;
-3. COMMIT.
+1. with BEGIN and the park's binding, one round trip reads the facts version
+   (`facts.py`), stores every order's idempotency answer (`ON CONFLICT DO NOTHING`:
+   a key already there is a retry, or a request still running elsewhere), and
+   locks the bucket rows the batch needs, in lock order, reading their places taken;
+2. a second round trip takes the places of the orders that fit, writes them, their
+   lines, tickets and holds with one insert per table (rows as one JSON document),
+   and commits.
 
 An order that cannot go this way (priced at an older facts version, a key seen
-before, a bucket that is missing or too full for the whole batch) is not written:
+before, a bucket that is missing or has no room left for it once the orders
+before it in the batch are counted) is not written, nor is its stored answer:
 its caller takes the ordinary path (`service.place_order`), which decides it
 alone, with every check and retry that path has. The transaction is all or
 nothing like any other, so a batch leaves whole orders or none; a failure before
 the commit sends every order of the batch down the ordinary path, and only a
-failure of the COMMIT itself (when nobody can know if it happened) is an error.
+connection lost while committing (when nobody can know if it happened) is an error.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from datetime import date
 from typing import Any
 
 from vistapass.platform.db import Database
-from vistapass.platform.db.raw import Raw, Statement
+from vistapass.platform.db.raw import DatabaseUnavailable, Raw, Statement
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.tenancy.binding import bind_tenant_then
 from vistapass.tenants.inventory.service import Need
@@ -160,44 +160,53 @@ class GroupCommit:
 
     async def _commit(self, slug: str, batch: list[Ready]) -> set[int]:
         """Write what can go; the ids of the Ready objects written."""
+        keyed = [ready for ready in batch if ready.claim is not None]
+        buckets = sorted({_bucket(need) for ready in batch for need in ready.needs})
         async with self.db.session() as session:
-            bound, rows = await bind_tenant_then(session, slug, (VERSION_SQL, None))
-            version = int(rows[0]["version"])
+            bound, (versions, *rest) = await bind_tenant_then(
+                session,
+                slug,
+                (VERSION_SQL, None),
+                *_claims(keyed),
+                *(_lock(bucket) for bucket in buckets),
+            )
+            version = int(versions[0]["version"])
             self.facts.saw_version(bound.schema_name, version)
-            current = [ready for ready in batch if ready.facts_version == version]
-            if not current:
-                await session.rollback()
-                return set()
-            raw = await Raw.of(session)
-            buckets = sorted({_bucket(need) for ready in current for need in ready.needs})
-            keyed = [ready for ready in current if ready.claim is not None]
-            statements = [*_claims(keyed), *(_lock(bucket) for bucket in buckets)]
-            first = await raw.batch(*statements) if statements else []
-            stored = {(r["scope"], r["key"]) for r in first[0]} if keyed else set()
+            stored = {(r["scope"], r["key"]) for r in rest.pop(0)} if keyed else set()
             locked = {
                 bucket: (rows[0]["id"], rows[0]["taken"])
-                for bucket, rows in zip(buckets, first[1:] if keyed else first, strict=True)
+                for bucket, rows in zip(buckets, rest, strict=True)
                 if rows
             }
             going = _fitting(
-                [r for r in current if r.claim is None or (r.claim.scope, r.claim.key) in stored],
+                [
+                    ready
+                    for ready in batch
+                    if ready.facts_version == version
+                    and (ready.claim is None or (ready.claim.scope, ready.claim.key) in stored)
+                ],
                 locked,
             )
             if not going:
                 await session.rollback()
                 return set()
             going_ids = {id(ready) for ready in going}
-            left_out = [ready for ready in current if id(ready) not in going_ids]
+            left_out = [ready for ready in batch if id(ready) not in going_ids]
             bucket_ids = {bucket: bucket_id for bucket, (bucket_id, _) in locked.items()}
-            await raw.batch(
-                *_forget_answers(left_out, stored),
-                *_takes(going, bucket_ids),
-                *_inserts(going, bucket_ids),
-            )
+            raw = await Raw.of(session)
             try:
-                await session.commit()
-            except Exception as exc:
+                # COMMIT travels with the writes: the bucket rows stay locked for one
+                # round trip. The session's own commit then finds nothing to do.
+                await raw.batch(
+                    *_forget_answers(left_out, stored),
+                    *_takes(going, bucket_ids),
+                    *_inserts(going, bucket_ids),
+                    ("COMMIT", None),
+                )
+            except DatabaseUnavailable as exc:
+                # The connection broke: the COMMIT may have arrived, or not.
                 raise _CommitUnknown() from exc
+            await session.commit()
         return going_ids
 
 
