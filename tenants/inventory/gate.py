@@ -36,19 +36,24 @@ RESYNC_SECONDS = 10
 # product's refund is not announced here, so it may wait this long to be sold.
 MARKER_SECONDS = 5
 
-# KEYS: one counter per bucket. ARGV: the quantity per key, in the same order.
-# Returns -1-i when counter i is missing (the caller fills it from PostgreSQL),
-# 0 when one has too few places (nothing taken), 1 when all were taken.
+# KEYS[1]: the sold-out marker of the product, date and slot; KEYS[2..]: one
+# counter per bucket. ARGV[1]: the places wanted; ARGV[2..]: the quantity per
+# counter, in the same order. Returns {1, 0} when all were taken; {0, 0} when a
+# counter has too few places; {2, left} when the marker says only `left` are
+# left (nothing taken either way); {3, i} when counter i is missing (the caller
+# fills it from PostgreSQL).
 _ADMIT = """
-for i, key in ipairs(KEYS) do
-  local left = redis.call('GET', key)
-  if not left then return -i end
-  if tonumber(left) < tonumber(ARGV[i]) then return 0 end
+local marked = redis.call('GET', KEYS[1])
+if marked and tonumber(marked) < tonumber(ARGV[1]) then return {2, tonumber(marked)} end
+for i = 2, #KEYS do
+  local left = redis.call('GET', KEYS[i])
+  if not left then return {3, i - 1} end
+  if tonumber(left) < tonumber(ARGV[i]) then return {0, 0} end
 end
-for i, key in ipairs(KEYS) do
-  redis.call('DECRBY', key, ARGV[i])
+for i = 2, #KEYS do
+  redis.call('DECRBY', KEYS[i], ARGV[i])
 end
-return 1
+return {1, 0}
 """
 
 # Add back only to counters that still exist: a missing one refills from the truth.
@@ -80,34 +85,46 @@ class FlashSaleGate:
         return f"{self.namespace}:gate:{schema}:{need.scope}:{need.day.isoformat()}:{need.slot}"
 
     async def admit(
-        self, schema: str, needs: Sequence[Need], left_in: Callable[[Need], Awaitable[int]]
+        self,
+        schema: str,
+        needs: Sequence[Need],
+        left_in: Callable[[Need], Awaitable[int]],
+        marker: str,
     ) -> Admission | None:
         """Take the needs' places from their counters, or raise SoldOut.
 
-        Returns None when there is nothing to gate. Counters that are missing are
-        filled from PostgreSQL (`left_in`: places left now, plus the margin) and
-        retried.
+        `marker` (`marker_key`), a recent refusal for the product's date and slot,
+        is checked in the same call, so a buyer of a gated product costs one
+        Redis round trip. Returns None when there is nothing to gate. Counters that are
+        missing are filled from PostgreSQL (`left_in`: places left now, plus the
+        margin) and retried.
         """
         if not needs:
             return None
+        first = needs[0]
         keys = tuple(self.key(schema, need) for need in needs)
         quantities = tuple(need.quantity for need in needs)
         for _ in range(len(keys) + 1):
-            result = int(await self._admit(keys=list(keys), args=list(quantities)))
-            if result == 1:
+            outcome, value = await self._admit(
+                keys=[marker, *keys], args=[first.quantity, *quantities]
+            )
+            if outcome == 1:
                 return Admission(keys, quantities)
-            if result == 0:
+            if outcome in (0, 2):
+                left = int(value)
                 raise SoldOut(
-                    "That date and time are sold out.",
-                    day=needs[0].day,
-                    slot=needs[0].slot,
-                    available=0,
+                    "That date and time are sold out."
+                    if left == 0
+                    else f"Only {left} places are left for that date and time.",
+                    day=first.day,
+                    slot=first.slot,
+                    available=left,
                 )
-            missing = needs[-result - 1]
-            left = await left_in(missing)
-            await self.redis.set(keys[-result - 1], left + self.margin, ex=RESYNC_SECONDS, nx=True)
+            missing = int(value) - 1
+            left = await left_in(needs[missing])
+            await self.redis.set(keys[missing], left + self.margin, ex=RESYNC_SECONDS, nx=True)
         raise SoldOut(
-            "That date and time are sold out.", day=needs[0].day, slot=needs[0].slot, available=0
+            "That date and time are sold out.", day=first.day, slot=first.slot, available=0
         )
 
     async def give_back(self, admission: Admission | None) -> None:

@@ -31,11 +31,12 @@ from vistapass.tenants.models import Product
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.facts import SaleFacts
 from vistapass.tenants.orders.group_commit import Claim, Ready
+from vistapass.tenants.orders.rows import build_order
 from vistapass.tenants.orders.service import (
     PENDING_PROVIDERS,
     OrderRequest,
-    build_order,
     check_provider,
+    refuse_if_sold_out,
 )
 from vistapass.tenants.orders.views import order_body
 
@@ -105,16 +106,21 @@ async def place_plain(
         len(entitlements),
         slots=facts.inputs.slots,
     )
+    marker = selling.gate.marker_key(schema, request.product, request.visit_date, request.slot)
     admission = None
     if product.flash_sale:
         try:
-            admission = await selling.gate.admit(schema, needs, partial(_left_in, selling, slug))
+            admission = await selling.gate.admit(
+                schema, needs, partial(_left_in, selling, slug), marker
+            )
         except inventory.SoldOut as exc:
             await selling.gate.mark_sold_out(
                 schema, request.product, request.visit_date, request.slot, exc.available
             )
             raise
-    order, lines, tickets = build_order(
+    else:
+        await refuse_if_sold_out(selling, slug, request)
+    new = build_order(
         request,
         product,
         quote,
@@ -122,8 +128,8 @@ async def place_plain(
         provider=provider,
         expires_at=utcnow() + timedelta(minutes=facts.hold_minutes),
     )
-    body = order_body(order, tickets, slug)
-    ready = Ready(facts.version, order, lines, tickets, needs, body, claim)
+    body = order_body(new.order, new.tickets, slug)
+    ready = Ready(facts.version, new.order, new.lines, new.tickets, needs, body, claim)
     try:
         written = await selling.orders.write(slug, ready)
     except BaseException:

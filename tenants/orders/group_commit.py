@@ -38,8 +38,8 @@ from vistapass.platform.db.raw import DatabaseUnavailable, Raw, Statement
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.tenancy.binding import bind_tenant_then
 from vistapass.tenants.inventory.service import Need
-from vistapass.tenants.models import Order, OrderLine, Ticket
 from vistapass.tenants.orders.facts import VERSION_SQL, SaleFactsCache
+from vistapass.tenants.orders.rows import NewLine, NewOrder, NewTicket
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ class Ready:
     """One priced order, its rows built, waiting for a batch."""
 
     facts_version: int
-    order: Order
-    lines: list[OrderLine]
-    tickets: list[Ticket]
+    order: NewOrder
+    lines: list[NewLine]
+    tickets: list[NewTicket]
     needs: list[Need]
     body: dict[str, Any]
     claim: Claim | None

@@ -1,9 +1,10 @@
 """An order request as it arrives, whatever the channel: once per Idempotency-Key.
 
-The steps, cheapest first: a recent sold-out answer from Redis (a retry of a
-request that did get a place still gets its first answer); a plain web order
-through the group commit (`fast_path`); anything else, or anything the group
-commit sends back, through the ordinary path with its own idempotency claim.
+The steps, cheapest first: a plain web order through the group commit
+(`fast_path`), which asks Redis first whether its date and slot just sold out;
+anything else, or anything the group commit sends back, after that same Redis
+question, through the ordinary path with its own idempotency claim. A retry of
+a request that did get a place still gets its first answer after a sell-out.
 """
 
 from __future__ import annotations
@@ -33,15 +34,17 @@ async def take_order(
     if key is not None:
         claim = Claim(scope, idempotency.check_key(key), idempotency.request_hash(payload))
     try:
-        await refuse_if_sold_out(selling, slug, request)
+        body = await place_plain(selling, slug, request, claim)
+        if body is None:
+            await refuse_if_sold_out(selling, slug, request)
     except SoldOut:
+        # A retry of a request that was sold a place still gets its first answer.
         stored = claim and await idempotency.stored_answer(
             selling.db, slug, scope, claim.key, claim.request_hash
         )
         if not stored:
             raise
         return stored
-    body = await place_plain(selling, slug, request, claim)
     if body is not None:
         return body
     return await idempotency.run_once(

@@ -9,11 +9,9 @@ order or none.
 from __future__ import annotations
 
 import hmac
-import secrets
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -21,14 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.models.base import utcnow
-from vistapass.platform.plugin_api import BasketLine, Entitlement, Quote
+from vistapass.platform.plugin_api import BasketLine
 from vistapass.platform.tenancy.binding import after_commit, current_tenant, tenant_session
 from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.quote import quote_basket
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.inventory.availability import invalidate
 from vistapass.tenants.inventory.gate import Admission, places_left
-from vistapass.tenants.models import Order, OrderLine, Product, Ticket
+from vistapass.tenants.models import Order
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.errors import OrderError, OrderNotFound
 from vistapass.tenants.orders.holders import (
@@ -41,12 +39,9 @@ from vistapass.tenants.orders.holders import (
 from vistapass.tenants.orders.idempotency import IdempotencyClaim, finish
 from vistapass.tenants.orders.payment import settle_paid
 from vistapass.tenants.orders.release import reclaim_expired, reclaim_expired_claims
+from vistapass.tenants.orders.rows import build_order
 from vistapass.tenants.orders.views import order_view
 from vistapass.tenants.park.service import get_profile
-
-# Crockford's base32 without I, L, O, U: codes read aloud at a window are unambiguous.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 10
 
 IMMEDIATE_PROVIDERS = frozenset({"free", "cash", "card_terminal"})
 PENDING_PROVIDERS = frozenset({"stripe", "test"})
@@ -75,76 +70,6 @@ class OrderRequest:
     renewal_of: uuid.UUID | None = None
     member: uuid.UUID | None = None  # the buyer's annual card, proven by a member pass
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def new_order_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def allocate(total: int, weights: Sequence[int]) -> list[int]:
-    """Split `total` into shares proportional to `weights` that add up exactly.
-
-    Largest remainder, ties to the earlier share; equal shares when every weight
-    is zero. Refunding one ticket of a discounted family then refunds its share
-    of what was really paid, and all shares together are the order's total.
-    """
-    if not weights:
-        return []
-    if not any(weights):
-        weights = [1] * len(weights)
-    whole = sum(weights)
-    shares = [total * weight // whole for weight in weights]
-    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
-    for i in remainders[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-def quote_json(quote: Quote, entitlements: Sequence[Entitlement]) -> dict[str, Any]:
-    """The quote as sold, kept on the order: later price changes never reach it."""
-
-    def adjustments(items: Sequence[Any]) -> list[dict[str, Any]]:
-        return [{"code": a.code, "reason": a.reason, "amount": a.amount} for a in items]
-
-    return {
-        "currency": quote.currency,
-        "lines": [
-            {
-                "unit": line.unit,
-                "quantity": line.quantity,
-                "base_price": line.base_price,
-                "adjustments": adjustments(line.adjustments),
-                "unit_price": line.unit_price,
-                "total": line.total,
-            }
-            for line in quote.lines
-        ],
-        "adjustments": adjustments(quote.adjustments),
-        "subtotal": quote.subtotal,
-        "total": quote.total,
-        "tickets": len(entitlements),
-        # When the visit starts, for refund deadlines: the slot's start, if any.
-        "slot_start": next(
-            (e.extras.get("slot_start") for e in entitlements if e.extras.get("slot_start")),
-            None,
-        ),
-    }
-
-
-def entitlement_json(entitlement: Entitlement) -> dict[str, Any]:
-    return {
-        "unit": entitlement.unit,
-        "valid_from": entitlement.valid_from.isoformat(),
-        "valid_to": entitlement.valid_to.isoformat(),
-        "slot": entitlement.slot,
-        "entries_per_day": entitlement.entries_per_day,
-        "entries_total": entitlement.entries_total,
-        "zones": list(entitlement.zones),
-        "real_name_required": entitlement.real_name_required,
-        "face_required": entitlement.face_required,
-        "reentry_allowed": entitlement.reentry_allowed,
-        "extras": dict(entitlement.extras),
-    }
 
 
 def check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
@@ -178,81 +103,6 @@ def check_provider(request: OrderRequest, total: int, selling: Selling) -> str:
             details={"provider": provider, "known": sorted(PENDING_PROVIDERS)},
         )
     return provider
-
-
-def build_order(
-    request: OrderRequest,
-    product: Product,
-    quote: Quote,
-    entitlements: Sequence[Entitlement],
-    *,
-    provider: str,
-    expires_at: datetime | None,
-) -> tuple[Order, list[OrderLine], list[Ticket]]:
-    """The rows of a new order, not yet added to any session."""
-    order = Order(
-        id=uuid.uuid4(),
-        code=new_order_code(),
-        access_token=secrets.token_urlsafe(24),
-        channel=request.channel,
-        status="pending",
-        product_id=product.id,
-        product_code=product.code,
-        visit_date=request.visit_date,
-        slot=request.slot,
-        places=len(entitlements),
-        currency=quote.currency,
-        subtotal=quote.subtotal,
-        total=quote.total,
-        refunded_amount=0,
-        quote=quote_json(quote, entitlements),
-        contact_name=request.buyer.name,
-        contact_email=request.buyer.email,
-        contact_phone=request.buyer.phone,
-        locale=request.buyer.locale,
-        provider=provider,
-        provider_ref=None,
-        sold_by=request.sold_by,
-        expires_at=expires_at,
-        paid_at=None,
-        note=request.note,
-    )
-    lines = [
-        OrderLine(
-            order_id=order.id,
-            unit=line.unit,
-            quantity=line.quantity,
-            base_price=line.base_price,
-            unit_price=line.unit_price,
-            total=line.total,
-            adjustments=[
-                {"code": a.code, "reason": a.reason, "amount": a.amount} for a in line.adjustments
-            ],
-        )
-        for line in quote.lines
-    ]
-    unit_prices = {line.unit: line.unit_price for line in quote.lines}
-    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
-    tickets = [
-        Ticket(
-            id=uuid.uuid4(),
-            order_id=order.id,
-            position=position,
-            unit=entitlement.unit,
-            price=price,
-            refunded_amount=0,
-            valid_from=entitlement.valid_from,
-            valid_to=entitlement.valid_to,
-            slot=entitlement.slot,
-            entitlement=entitlement_json(entitlement),
-            qr=None,
-            holder_id=None,
-            revoked_at=None,
-            revoked_reason=None,
-        )
-        for position, (entitlement, price) in enumerate(zip(entitlements, prices, strict=True))
-    ]
-    return order, lines, tickets
 
 
 async def _write_order(
@@ -290,11 +140,12 @@ async def _write_order(
     )
     schema = current_tenant(session).schema_name
     if product.flash_sale:
-        admission = await selling.gate.admit(schema, needs, partial(places_left, session))
+        marker = selling.gate.marker_key(schema, request.product, request.visit_date, request.slot)
+        admission = await selling.gate.admit(schema, needs, partial(places_left, session), marker)
         if admission is not None:
             admitted.append(admission)
     paid_now = provider in IMMEDIATE_PROVIDERS
-    order, lines, tickets = build_order(
+    new = build_order(
         request,
         product,
         quote,
@@ -302,6 +153,7 @@ async def _write_order(
         provider=provider,
         expires_at=None if paid_now else utcnow() + timedelta(minutes=profile.hold_minutes),
     )
+    order, lines, tickets = new.orm()
     session.add(order)
     session.add_all(lines)
     session.add_all(tickets)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.tenancy.binding import current_tenant
 from vistapass.tenants.models import Order, Ticket
+from vistapass.tenants.orders.rows import NewOrder, NewTicket
 
 
 class _TicketState(Protocol):
@@ -43,7 +44,9 @@ async def order_view(
     return order_body(order, tickets, current_tenant(session).slug)
 
 
-def order_body(order: Order, tickets: Sequence[Ticket], slug: str) -> dict[str, Any]:
+def order_body(
+    order: Order | NewOrder, tickets: Sequence[Ticket] | Sequence[NewTicket], slug: str
+) -> dict[str, Any]:
     """`order_view` for rows at hand, such as those a group commit is about to write."""
     return {
         "code": order.code,
