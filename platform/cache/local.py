@@ -9,8 +9,9 @@ that time; the process that makes a change calls `forget` itself.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -58,3 +59,37 @@ class Recent(Generic[K, V]):
     def forget_matching(self, matches: Callable[[K], bool]) -> None:
         for key in [key for key in self._entries if matches(key)]:
             del self._entries[key]
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent calls for one key share the first one's work.
+
+    When a cache entry is missing at the start of an on-sale, every buyer in
+    that instant misses it at once; with this they wait for one query instead of
+    each sending their own. The work's exception, too, is everyone's.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[V]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        running = self._running.get(key)
+        if running is not None:
+            # Shielded: a waiter who gives up must not cancel the others' answer.
+            return await asyncio.shield(running)
+        shared: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._running[key] = shared
+        try:
+            value = await work()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                shared.cancel()
+            else:
+                shared.set_exception(exc)
+                shared.exception()  # seen here, whether or not anyone waited
+            raise
+        else:
+            shared.set_result(value)
+            return value
+        finally:
+            del self._running[key]

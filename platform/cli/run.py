@@ -51,6 +51,8 @@ def server_command(settings: Settings, workers: int) -> list[str]:
         str(settings.port),
         "--workers",
         str(workers),
+        "--loop",
+        "uvloop",
         "--no-access-log",
         "vistapass.platform.app:create_app",
     ]

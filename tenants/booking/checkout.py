@@ -2,7 +2,7 @@
 then the order itself.
 
 The form carries the step-1 selection in hidden fields and a key made when the
-page was drawn. The order is placed through `idempotency.run_once` under that
+page was drawn. The order is placed through `intake.take_order` under that
 key: a form sent twice (a double tap, the back button and "send" again) gets the
 first order back, never a second one. Whatever goes wrong comes back on this page,
 in the visitor's language, with everything they typed still there.
@@ -14,7 +14,6 @@ import asyncio
 import secrets
 import uuid
 from datetime import date
-from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
@@ -38,7 +37,8 @@ from vistapass.tenants.inventory.service import product_slots
 from vistapass.tenants.models import ParkProfile, Product
 from vistapass.tenants.orders import idempotency
 from vistapass.tenants.orders.context import Selling, local_now, selling_for
-from vistapass.tenants.orders.service import Buyer, OrderRequest, place
+from vistapass.tenants.orders.intake import take_order
+from vistapass.tenants.orders.service import Buyer, OrderRequest
 from vistapass.tenants.park.service import get_profile
 
 FORM_SCOPE = "booking form"
@@ -197,15 +197,15 @@ async def place_once(
     """The order placed under the form's key, and whether it was placed before."""
     for _ in range(IN_PROGRESS_TRIES):
         try:
-            outcome = await idempotency.run_once(
-                selling.db,
+            outcome = await take_order(
+                selling,
                 slug,
-                FORM_SCOPE,
-                key,
+                request,
+                scope=FORM_SCOPE,
+                key=key,
                 # The key alone: a resent form whose fields were changed meanwhile still
                 # gets the order the key placed, and the payment page shows which one.
-                {"form": key},
-                partial(place, selling, slug, request),
+                payload={"form": key},
             )
         except VistapassError as exc:
             if exc.code != "request_in_progress":

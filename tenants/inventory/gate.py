@@ -24,11 +24,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.platform.cache.local import SingleFlight
 from vistapass.tenants.inventory.service import Need, SoldOut
 
 RESYNC_SECONDS = 10
@@ -80,6 +82,8 @@ class FlashSaleGate:
         self.margin = margin
         self._admit = redis.register_script(_ADMIT)
         self._give_back = redis.register_script(_GIVE_BACK)
+        # A counter missing when the rush starts is filled by one query, not one per buyer.
+        self._filling: SingleFlight[str, int] = SingleFlight()
 
     def key(self, schema: str, need: Need) -> str:
         return f"{self.namespace}:gate:{schema}:{need.scope}:{need.day.isoformat()}:{need.slot}"
@@ -121,7 +125,7 @@ class FlashSaleGate:
                     available=left,
                 )
             missing = int(value) - 1
-            left = await left_in(needs[missing])
+            left = await self._filling.run(keys[missing], partial(left_in, needs[missing]))
             await self.redis.set(keys[missing], left + self.margin, ex=RESYNC_SECONDS, nx=True)
         raise SoldOut(
             "That date and time are sold out.", day=first.day, slot=first.slot, available=0

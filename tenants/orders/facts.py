@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from sqlalchemy import text
 
-from vistapass.platform.cache.local import Recent
+from vistapass.platform.cache.local import Recent, SingleFlight
 from vistapass.platform.db import Database
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.quote import QuoteInputs, load_quote_inputs
@@ -49,6 +50,7 @@ class SaleFactsCache:
     def __init__(self) -> None:
         self._facts: Recent[tuple[str, str, date], SaleFacts] = Recent(KEEP_SECONDS)
         self._newest: dict[str, int] = {}
+        self._loading: SingleFlight[tuple[str, str, date], SaleFacts] = SingleFlight()
 
     def get(self, schema: str, product: str, day: date) -> SaleFacts | None:
         facts = self._facts.get((schema, product, day))
@@ -64,7 +66,13 @@ class SaleFactsCache:
     async def load(
         self, db: Database, slug: str, schema: str, product: str, day: date
     ) -> SaleFacts:
-        """Read the facts afresh (raises what `load_quote_inputs` raises)."""
+        """Read the facts afresh (raises what `load_quote_inputs` raises); buyers
+        who miss them at the same moment share one read."""
+        key = (schema, product, day)
+        return await self._loading.run(key, partial(self._read, db, slug, key))
+
+    async def _read(self, db: Database, slug: str, key: tuple[str, str, date]) -> SaleFacts:
+        schema, product, day = key
         async with tenant_session(db, slug) as session:
             version = int(await session.scalar(text(VERSION_SQL)))
             inputs = await load_quote_inputs(session, product, day)
@@ -80,7 +88,7 @@ class SaleFactsCache:
             # Detached before the commit: kept for reading, never flushed back.
             session.expunge_all()
         self.saw_version(schema, version)
-        return self._facts.put((schema, product, day), facts)
+        return self._facts.put(key, facts)
 
     def drop(self, schema: str, product: str, day: date) -> None:
         self._facts.forget((schema, product, day))

@@ -8,14 +8,15 @@ park wait while the transaction before them runs, then go together:
 1. with BEGIN and the park's binding, one round trip reads the facts version
    (`facts.py`), stores every order's idempotency answer (`ON CONFLICT DO NOTHING`:
    a key already there is a retry, or a request still running elsewhere), and
-   locks the bucket rows the batch needs, in lock order, reading their places taken;
+   locks the bucket rows the batch needs, in lock order, reading their places
+   taken (a slot's first sale makes its bucket row just before locking it);
 2. a second round trip takes the places of the orders that fit, writes them, their
    lines, tickets and holds with one insert per table (rows as one JSON document),
    and commits.
 
 An order that cannot go this way (priced at an older facts version, a key seen
-before, a bucket that is missing or has no room left for it once the orders
-before it in the batch are counted) is not written, nor is its stored answer:
+before, a bucket with no room left for it once the orders before it in the
+batch are counted) is not written, nor is its stored answer:
 its caller takes the ordinary path (`service.place_order`), which decides it
 alone, with every check and retry that path has. The transaction is all or
 nothing like any other, so a batch leaves whole orders or none; a failure before
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
 from vistapass.platform.db.raw import DatabaseUnavailable, Raw, Statement
 from vistapass.platform.errors import VistapassError
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 Bucket = tuple[str, date, str]  # scope, day, slot
+# How long a process remembers that a bucket exists (they are never deleted; the
+# bound only keeps the memory small).
+BUCKETS_SEEN_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class GroupCommit:
         self._waiting: dict[str, list[Ready]] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._keys: set[tuple[str, str, str]] = set()  # (slug, scope, key) queued or running
+        self._buckets_seen: Recent[tuple[str, Bucket], bool] = Recent(BUCKETS_SEEN_S)
 
     async def write(self, slug: str, ready: Ready) -> bool:
         """True once the order is committed; False: take the ordinary path."""
@@ -161,23 +167,28 @@ class GroupCommit:
     async def _commit(self, slug: str, batch: list[Ready]) -> set[int]:
         """Write what can go; the ids of the Ready objects written."""
         keyed = [ready for ready in batch if ready.claim is not None]
-        buckets = sorted({_bucket(need) for ready in batch for need in ready.needs})
+        capacities = {_bucket(need): need.capacity for ready in batch for need in ready.needs}
+        statements: list[Statement] = [(VERSION_SQL, None), *_claims(keyed)]
+        lock_at: dict[Bucket, int] = {}
+        for bucket in sorted(capacities):
+            # A bucket this process has not seen is made first if need be (a slot's
+            # first sale), just before its lock, so locks are still taken in order.
+            if self._buckets_seen.get((slug, bucket)) is None:
+                statements.append(_create(bucket, capacities[bucket]))
+            lock_at[bucket] = len(statements)
+            statements.append(_lock(bucket))
         async with self.db.session() as session:
-            bound, (versions, *rest) = await bind_tenant_then(
-                session,
-                slug,
-                (VERSION_SQL, None),
-                *_claims(keyed),
-                *(_lock(bucket) for bucket in buckets),
-            )
-            version = int(versions[0]["version"])
+            bound, results = await bind_tenant_then(session, slug, *statements)
+            version = int(results[0][0]["version"])
             self.facts.saw_version(bound.schema_name, version)
-            stored = {(r["scope"], r["key"]) for r in rest.pop(0)} if keyed else set()
+            stored = {(r["scope"], r["key"]) for r in results[1]} if keyed else set()
             locked = {
                 bucket: (rows[0]["id"], rows[0]["taken"])
-                for bucket, rows in zip(buckets, rest, strict=True)
-                if rows
+                for bucket, at in lock_at.items()
+                if (rows := results[at])
             }
+            for bucket in locked:
+                self._buckets_seen.put((slug, bucket), True)
             going = _fitting(
                 [
                     ready
@@ -271,6 +282,15 @@ def _claims(keyed: Sequence[Ready]) -> list[Statement]:
         if ready.claim is not None
     ]
     return [(_CLAIMS, {"rows": _rows_json(rows)})] if rows else []
+
+
+def _create(bucket: Bucket, capacity: int) -> Statement:
+    scope, day, slot = bucket
+    return (
+        "INSERT INTO inventory_buckets (scope, day, slot, capacity, taken) "
+        "VALUES (%(scope)s, %(day)s, %(slot)s, %(capacity)s, 0) ON CONFLICT DO NOTHING",
+        {"scope": scope, "day": day, "slot": slot, "capacity": capacity},
+    )
 
 
 def _lock(bucket: Bucket) -> Statement:
