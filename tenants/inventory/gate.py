@@ -115,21 +115,11 @@ class FlashSaleGate:
             if outcome == 1:
                 return Admission(keys, quantities)
             if outcome in (0, 2):
-                left = int(value)
-                raise SoldOut(
-                    "That date and time are sold out."
-                    if left == 0
-                    else f"Only {left} places are left for that date and time.",
-                    day=first.day,
-                    slot=first.slot,
-                    available=left,
-                )
+                raise SoldOut.left(first.day, first.slot, int(value))
             missing = int(value) - 1
             left = await self._filling.run(keys[missing], partial(left_in, needs[missing]))
             await self.redis.set(keys[missing], left + self.margin, ex=RESYNC_SECONDS, nx=True)
-        raise SoldOut(
-            "That date and time are sold out.", day=first.day, slot=first.slot, available=0
-        )
+        raise SoldOut.left(first.day, first.slot, 0)
 
     async def give_back(self, admission: Admission | None) -> None:
         if admission is not None:

@@ -48,6 +48,19 @@ class SoldOut(VistapassError):
         self.bucket = bucket
         self.available = available
 
+    @classmethod
+    def left(cls, day: date, slot: str | None, left: int, bucket: Need | None = None) -> SoldOut:
+        """The refusal when only `left` places remain (0: none)."""
+        return cls(
+            f"Only {left} places are left for that date and time."
+            if left
+            else "That date and time are sold out.",
+            day=day,
+            slot=slot,
+            available=left,
+            bucket=bucket,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Need:
@@ -209,15 +222,7 @@ async def take(
 
 
 def _sold_out(need: Need, left: int) -> SoldOut:
-    return SoldOut(
-        f"Only {left} places are left for that date and time."
-        if left
-        else "That date and time are sold out.",
-        day=need.day,
-        slot=need.slot,
-        available=left,
-        bucket=need,
-    )
+    return SoldOut.left(need.day, need.slot, left, bucket=need)
 
 
 async def confirm_holds(session: AsyncSession, order_id: uuid.UUID) -> None:

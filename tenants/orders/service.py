@@ -194,14 +194,7 @@ async def refuse_if_sold_out(selling: Selling, slug: str, request: OrderRequest)
         schema_for(slug), request.product, request.visit_date, request.slot, wanted
     )
     if left is not None:
-        raise inventory.SoldOut(
-            "That date and time are sold out."
-            if left == 0
-            else f"Only {left} places are left for that date and time.",
-            day=request.visit_date,
-            slot=request.slot,
-            available=left,
-        )
+        raise inventory.SoldOut.left(request.visit_date, request.slot, left)
 
 
 async def place_order(
