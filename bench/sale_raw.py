@@ -91,8 +91,9 @@ async def raw_phase(
         await asyncio.gather(
             *(client(i, conn, started + duration) for i, conn in enumerate(connections))
         )
-        result.seconds = time.perf_counter() - started
-        result.transactions = sum(committed)
+        # Added up over the rounds: the limit is the rate of them all together.
+        result.seconds += time.perf_counter() - started
+        result.transactions += sum(committed)
     finally:
         for conn in connections:
             await conn.close()
@@ -127,14 +128,19 @@ def run_pgbench(
     return float(found.group(1))
 
 
-def measure_raw(database_url: str, schema: str, args: argparse.Namespace, figures: Figures) -> None:
+def measure_raw(
+    database_url: str, schema: str, args: argparse.Namespace, figures: Figures, when: str
+) -> None:
+    """One round of the raw limits (`when`: before or after the HTTP phases)."""
     clients, duration = args.clients, args.duration
     for result, rows in ((figures.raw_hot, 1), (figures.raw_spread, SPREAD_SLOTS)):
+        before = result.transactions, result.seconds
         asyncio.run(raw_phase(database_url, schema, result, clients, duration, rows))
+        transactions, seconds = result.transactions - before[0], result.seconds - before[1]
         say(
-            f"raw {result.name} ({rows} row{'s' if rows > 1 else ''}): {clients} connections, "
-            f"{result.transactions} transactions in {result.seconds:.2f} s, "
-            f"{result.tx_s:.1f} tx/s"
+            f"raw {result.name} ({rows} row{'s' if rows > 1 else ''}), {when}: {clients} "
+            f"connections, {transactions} transactions in {seconds:.2f} s, "
+            f"{transactions / seconds:.1f} tx/s"
         )
 
 
