@@ -19,7 +19,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vistapass.platform.db.raw import Raw
+from vistapass.platform.db.raw import Raw, Statement
 from vistapass.platform.errors import VistapassError
 from vistapass.tenants.checkin.park_facts import park_facts, verify_code
 from vistapass.tenants.checkin.rules import (
@@ -338,8 +338,15 @@ async def scan(
     zone: str | None = None,
     document: Presented | None = None,
     staff_user_id: uuid.UUID | None = None,
+    commit: bool = False,
 ) -> Decision:
-    """Decide one scan and record it; see the module's docstring."""
+    """Decide one scan and record it; see the module's docstring.
+
+    `commit`: the record is the transaction's last write, so COMMIT travels with
+    it (one round trip less for the hub's redeem, whose session then has nothing
+    left to commit). Safe to lose halfway: a retry with the same nonce finds the
+    first decision, or makes it.
+    """
     if direction not in DIRECTIONS:
         raise ScanError(
             "direction is 'entry' or 'exit'.",
@@ -398,7 +405,7 @@ async def scan(
     if row is not None:
         after = _after(history, direction, ok, counted, clock.today)
         summary = summary_of(row, payload, after, clock.today)
-    inserted = await raw.one(
+    record: Statement = (
         _RECORD,
         {
             "ticket_id": row.id if row is not None else None,
@@ -415,13 +422,23 @@ async def scan(
             "summary": Jsonb(summary) if summary is not None else None,
         },
     )
-    if inserted is None:
+    if commit:
+        # The decision a retry gets is read before the COMMIT too: after it, the
+        # park's binding (transaction-local) is gone. A statement of its own, so it
+        # sees a concurrent first decision that committed after the insert began.
+        lookup: list[Statement] = [(_BY_NONCE, {"nonce": nonce})] if nonce else []
+        found, *firsts = await raw.batch(record, *lookup, ("COMMIT", None))
+        first = firsts[0][0] if lookup and firsts[0] else None
+    else:
+        (found,) = await raw.batch(record)
+        first = None
+    if not found:
         # The nonce was decided before, or by a concurrent request that committed first.
         assert nonce is not None
-        first = await raw.one(_BY_NONCE, {"nonce": nonce})
+        first = first or await raw.one(_BY_NONCE, {"nonce": nonce})
         assert first is not None
         return _decision(first, replayed=True)
-    return Decision(ok, verdict_code, direction, summary, inserted["id"], now)
+    return Decision(ok, verdict_code, direction, summary, found[0]["id"], now)
 
 
 async def recent(session: AsyncSession, limit: int = RECENT_LIMIT) -> list[Decision]:

@@ -175,6 +175,7 @@ class GateHubController(Controller):
                 now=utcnow(),
                 zone=data.zone,
                 document=Presented.of(data.document_type, data.document_number),
+                commit=True,
             )
             if decision.ok and not decision.replayed:
                 live.announce(call.session, request.app.state)
