@@ -13,7 +13,7 @@ only after the commit and are dropped on rollback.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -108,13 +108,19 @@ async def bind_tenant(
 
 
 async def bind_tenant_then(
-    session: AsyncSession, slug: str, *then: Statement, allow_suspended: bool = False
+    session: AsyncSession,
+    slug: str,
+    *then: Statement,
+    allow_suspended: bool = False,
+    then_for: Callable[[BoundTenant], Sequence[Statement]] | None = None,
 ) -> tuple[BoundTenant, list[list[DictRow]]]:
     """`bind_tenant`, with the statements `then` run as the park in the same round
     trip: the rows of each.
 
     For the busiest calls (a gate's redeem, a batch of orders), whose first
-    questions can travel with the binding instead of after it.
+    questions can travel with the binding instead of after it. `then_for` adds
+    statements that depend on the park's registry row (its id keys per-process
+    caches); their rows follow those of `then`.
     """
     if session.in_transaction():
         raise RuntimeError("bind_tenant must start the session's transaction")
@@ -137,7 +143,8 @@ async def bind_tenant_then(
     # Role and schema names are checked (lower-case letters, digits, "_") on loading.
     bind: Statement = (_BIND, {"role": tenant.db_role, "path": f'"{tenant.schema_name}"'})
     raw = await Raw.on(connection)
-    rows = await raw.batch(bind, *then)
+    more = then_for(tenant) if then_for is not None else ()
+    rows = await raw.batch(bind, *then, *more)
     session.info[TENANT_KEY] = tenant
     return tenant, rows[1:]
 

@@ -57,5 +57,10 @@ async def verify_code(session: AsyncSession, text: str) -> TicketPayload:
     return verify_ticket(text, (await park_facts(session, fresh=True)).keys, ())
 
 
+def kept_park_facts(tenant_id: uuid.UUID) -> ParkFacts | None:
+    """The park's facts if this process has them now (no database read)."""
+    return _facts.get(tenant_id)
+
+
 def forget_park_facts(tenant_id: uuid.UUID) -> None:
     _facts.forget(tenant_id)

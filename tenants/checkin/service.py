@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.db.raw import Raw, Statement
 from vistapass.platform.errors import VistapassError
-from vistapass.tenants.checkin.park_facts import park_facts, verify_code
+from vistapass.tenants.checkin.park_facts import kept_park_facts, park_facts, verify_code
 from vistapass.tenants.checkin.rules import (
     DIRECTIONS,
     MAX_CODE,
@@ -41,6 +42,7 @@ from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.holders import HolderIn, document_hash
 from vistapass.tenants.orders.views import ticket_state
 from vistapass.tenants.tickets.codec import TicketInvalid, TicketPayload, decode
+from vistapass.tenants.tickets.verify import verify_ticket
 from vistapass.tenants.visitors.documents import normalise_document
 
 MAX_NONCE = 100
@@ -216,6 +218,25 @@ _LOCKED_TICKET = """
 """
 
 
+def _lock_statements(ticket_id: uuid.UUID, today: date) -> tuple[Statement, Statement]:
+    return (
+        (_LOCKED_TICKET, {"ticket_id": ticket_id}),
+        (_HISTORY, {"ids": [ticket_id], "today": today}),
+    )
+
+
+def _ticket_of(
+    ticket_id: uuid.UUID, found: list[DictRow], history: list[DictRow]
+) -> tuple[TicketRow | None, History]:
+    if not found:
+        return None, History()
+    row = dict(found[0])
+    holder_hash = row.pop("holder_hash")
+    row["entitlement"] = row["entitlement"] or {}
+    ticket = TicketRow(**row, holder_hash=bytes(holder_hash) if holder_hash else None)
+    return ticket, _history_rows(history).get(ticket_id, History())
+
+
 async def _locked_ticket(
     raw: Raw, ticket_id: uuid.UUID, today: date
 ) -> tuple[TicketRow | None, History]:
@@ -225,17 +246,36 @@ async def _locked_ticket(
     with a snapshot of its own, so it sees every scan of the ticket committed by
     whoever held the lock before.
     """
-    found, history = await raw.batch(
-        (_LOCKED_TICKET, {"ticket_id": ticket_id}),
-        (_HISTORY, {"ids": [ticket_id], "today": today}),
-    )
-    if not found:
-        return None, History()
-    row = found[0]
-    holder_hash = row.pop("holder_hash")
-    row["entitlement"] = row["entitlement"] or {}
-    ticket = TicketRow(**row, holder_hash=bytes(holder_hash) if holder_hash else None)
-    return ticket, _history_rows(history).get(ticket_id, History())
+    found, history = await raw.batch(*_lock_statements(ticket_id, today))
+    return _ticket_of(ticket_id, found, history)
+
+
+@dataclass(slots=True)
+class Prefetch:
+    """A scan's ticket locked, and its history read, in the park's binding round trip.
+
+    The code is checked against the keys this process keeps before the park is
+    bound; `scan` uses the rows only if its own check names the same ticket on
+    the same park day, and locks the ticket itself otherwise.
+    """
+
+    ticket_id: uuid.UUID
+    today: date
+    rows: list[list[DictRow]] | None = None  # the two statements' rows, once run
+
+    @classmethod
+    def of(cls, tenant_id: uuid.UUID, code: str, now: datetime) -> Prefetch | None:
+        facts = kept_park_facts(tenant_id)
+        if facts is None or len(code) > MAX_CODE:
+            return None
+        try:
+            payload = verify_ticket(code.strip(), facts.keys, ())
+        except TicketInvalid:
+            return None  # scan says why, with every key
+        return cls(payload.ticket_id, now.astimezone(facts.zone).date())
+
+    def statements(self) -> tuple[Statement, Statement]:
+        return _lock_statements(self.ticket_id, self.today)
 
 
 def summary_of(
@@ -339,6 +379,7 @@ async def scan(
     document: Presented | None = None,
     staff_user_id: uuid.UUID | None = None,
     commit: bool = False,
+    prefetched: Prefetch | None = None,
 ) -> Decision:
     """Decide one scan and record it; see the module's docstring.
 
@@ -375,7 +416,14 @@ async def scan(
     except TicketInvalid as exc:
         verdict_code = exc.code
     else:
-        row, history = await _locked_ticket(raw, payload.ticket_id, clock.today)
+        if (
+            prefetched is not None
+            and prefetched.rows is not None
+            and (prefetched.ticket_id, prefetched.today) == (payload.ticket_id, clock.today)
+        ):
+            row, history = _ticket_of(payload.ticket_id, *prefetched.rows)
+        else:
+            row, history = await _locked_ticket(raw, payload.ticket_id, clock.today)
         if row is None:
             # Signed by this park but gone (its order deleted): as good as cancelled.
             verdict_code = "revoked"

@@ -8,7 +8,7 @@ app-wide guard lets them through as public; `gate_session` is their check.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.authz.permissions import public
 from vistapass.platform.console.i18n import current_language
+from vistapass.platform.db.raw import Statement
 from vistapass.platform.models.base import utcnow
-from vistapass.platform.tenancy.binding import bind_tenant_then, transaction
+from vistapass.platform.tenancy.binding import BoundTenant, bind_tenant_then, transaction
 from vistapass.platform.tenancy.errors import TenantNotFound
-from vistapass.tenants.checkin.service import Presented, scan
+from vistapass.tenants.checkin.service import Prefetch, Presented, scan
 from vistapass.tenants.checkin.views import decision_json
 from vistapass.tenants.gates import credentials, ingest, live, sync
 from vistapass.tenants.gates.credentials import Caller
@@ -49,29 +50,49 @@ class GateCall:
     session: AsyncSession
     credential: Caller
     slug: str
+    prefetched: Prefetch | None = None
 
 
 @asynccontextmanager
 async def gate_session(
-    request: Request[Any, Any, Any], kinds: tuple[str, ...]
+    request: Request[Any, Any, Any],
+    kinds: tuple[str, ...],
+    prefetch: Callable[[BoundTenant], Prefetch | None] | None = None,
 ) -> AsyncIterator[GateCall]:
-    """The caller's park session (committed on success) and its live credential."""
+    """The caller's park session (committed on success) and its live credential.
+
+    `prefetch`: a scan's ticket to lock in the binding's round trip (see
+    `checkin.service.Prefetch`); it is on the call, with its rows.
+    """
     token = credentials.bearer(request.headers.get("authorization", ""))
+    ahead: list[Prefetch] = []  # set while binding, once the park's id is known
+
+    def ticket_statements(tenant: BoundTenant) -> list[Statement]:
+        wanted = prefetch(tenant) if prefetch is not None else None
+        if wanted is None:
+            return []
+        ahead.append(wanted)
+        return list(wanted.statements())
+
     async with transaction(request.app.state.db.session()) as session:
         try:
             # The credential is looked up in the round trip that binds the park.
-            _, (found,) = await bind_tenant_then(session, token.slug, credentials.lookup(token))
+            _, (found, *ticket_rows) = await bind_tenant_then(
+                session, token.slug, credentials.lookup(token), then_for=ticket_statements
+            )
         except TenantNotFound:
             # An unknown park looks like any other bad token: nothing to probe.
             raise InvalidCredential("This gate credential is unknown or revoked.") from None
         credential = credentials.check(token, found)
+        if ahead:
+            ahead[0].rows = ticket_rows
         if credential.kind not in kinds:
             raise WrongCredentialKind(
                 f"This call needs an {' or '.join(kinds)} credential.",
                 details={"kind": credential.kind},
             )
         await _seen(session, credential)
-        yield GateCall(session, credential, token.slug)
+        yield GateCall(session, credential, token.slug, ahead[0] if ahead else None)
 
 
 async def _seen(session: AsyncSession, credential: Caller) -> None:
@@ -164,7 +185,12 @@ class GateHubController(Controller):
     async def redeem(
         self, request: Request[Any, Any, Any], data: JSONBody[RedeemIn]
     ) -> dict[str, Any]:
-        async with gate_session(request, ANY_KIND) as call:
+        now = utcnow()
+
+        def prefetch(tenant: BoundTenant) -> Prefetch | None:
+            return Prefetch.of(tenant.id, data.code, now)
+
+        async with gate_session(request, ANY_KIND, prefetch) as call:
             decision = await scan(
                 call.session,
                 selling_for(request.app.state),
@@ -172,10 +198,11 @@ class GateHubController(Controller):
                 direction=data.direction,
                 device=call.credential.name,
                 nonce=redeem_nonce(data.nonce),
-                now=utcnow(),
+                now=now,
                 zone=data.zone,
                 document=Presented.of(data.document_type, data.document_number),
                 commit=True,
+                prefetched=call.prefetched,
             )
             if decision.ok and not decision.replayed:
                 live.announce(call.session, request.app.state)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from tests.conftest import run
 from tests.tenants.gates.support import auth, client, mint, sale_park, sold
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.checkin import service
 from vistapass.tenants.gates.credentials import parse_token
 from vistapass.tenants.gates.hub import redeem_nonce
 
@@ -95,3 +96,26 @@ def test_an_edge_reports_its_status(client, migrated, sale_park) -> None:
     ]
     bad = client.post("/gate/v1/status", json={**report, "outbox": -1}, headers=auth(edge))
     assert bad.status_code == 400
+
+
+def test_a_known_parks_ticket_is_locked_while_binding(
+    client, migrated, sale_park, monkeypatch
+) -> None:
+    """Once this process keeps the park's keys, a redeem locks its ticket and reads its
+    history in the binding's round trip: the separate lock is not asked for."""
+    scanner = mint(migrated, sale_park, kind="device")
+    first, second = sold(migrated, sale_park, adults=2)["tickets"][:2]
+    assert redeem(client, scanner, first["qr"], str(uuid.uuid4())).json()["ok"] is True
+    asked: list[uuid.UUID] = []
+    original = service._locked_ticket
+
+    async def counting(raw, ticket_id, today):  # type: ignore[no-untyped-def]
+        asked.append(ticket_id)
+        return await original(raw, ticket_id, today)
+
+    monkeypatch.setattr(service, "_locked_ticket", counting)
+    entered = redeem(client, scanner, second["qr"], str(uuid.uuid4())).json()
+    assert (entered["ok"], entered["ticket"]["entries_used"]) == (True, 1)
+    again = redeem(client, scanner, second["qr"], str(uuid.uuid4())).json()
+    assert (again["ok"], again["code"]) == (False, "already_used")
+    assert asked == []
