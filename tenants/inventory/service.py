@@ -73,7 +73,8 @@ class Need:
     quantity: int
 
     @property
-    def sort_key(self) -> tuple[str, date, str]:
+    def bucket(self) -> tuple[str, date, str]:
+        """The bucket row's key, which is also the order buckets are locked in."""
         return (self.scope, self.day, self.slot)
 
 
@@ -133,7 +134,7 @@ def needs_for(
         # A pool the operator deleted no longer limits anything.
         if pool is not None:
             needs.append(Need(pool_scope(code), day, "", pool.daily_capacity, places))
-    return sorted(needs, key=lambda need: need.sort_key)
+    return sorted(needs, key=lambda need: need.bucket)
 
 
 # A bucket created or freed by a concurrent sale is seen by the next statement.

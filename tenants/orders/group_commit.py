@@ -41,6 +41,7 @@ from vistapass.platform.errors import VistapassError
 from vistapass.platform.tenancy.binding import bind_tenant_then
 from vistapass.tenants.inventory.service import Need
 from vistapass.tenants.orders.facts import VERSION_SQL, SaleFactsCache
+from vistapass.tenants.orders.idempotency import RequestInProgress
 from vistapass.tenants.orders.rows import NewLine, NewOrder, NewTicket
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,6 @@ class Ready:
         self.written = asyncio.get_running_loop().create_future()
 
 
-class RequestInProgress(VistapassError):
-    status_code = 409
-    code = "request_in_progress"
-
-
 class GroupCommit:
     """Per process: a queue per park, drained by one transaction at a time."""
 
@@ -109,10 +105,7 @@ class GroupCommit:
         if claim is not None:
             held = (slug, claim.scope, claim.key)
             if held in self._keys:
-                raise RequestInProgress(
-                    "The first request with this Idempotency-Key is still being processed.",
-                    details={"key": claim.key},
-                ).with_headers({"Retry-After": "1"})
+                raise RequestInProgress.for_key(claim.key)
             self._keys.add(held)
         try:
             self._waiting.setdefault(slug, []).append(ready)
@@ -167,7 +160,7 @@ class GroupCommit:
     async def _commit(self, slug: str, batch: list[Ready]) -> set[int]:
         """Write what can go; the ids of the Ready objects written."""
         keyed = [ready for ready in batch if ready.claim is not None]
-        capacities = {_bucket(need): need.capacity for ready in batch for need in ready.needs}
+        capacities = {need.bucket: need.capacity for ready in batch for need in ready.needs}
         statements: list[Statement] = [(VERSION_SQL, None), *_claims(keyed)]
         lock_at: dict[Bucket, int] = {}
         for bucket in sorted(capacities):
@@ -225,17 +218,13 @@ class _CommitUnknown(Exception):
     """The COMMIT failed: the batch may or may not be written, so nobody may retry it."""
 
 
-def _bucket(need: Need) -> Bucket:
-    return (need.scope, need.day, need.slot)
-
-
 def _fitting(candidates: Sequence[Ready], locked: dict[Bucket, tuple[int, int]]) -> list[Ready]:
     """The orders that fit, first come first served: every bucket they need exists
     and has room for them after the orders before them."""
     taken = {bucket: places for bucket, (_, places) in locked.items()}
     going = []
     for ready in candidates:
-        buckets = [(_bucket(need), need) for need in ready.needs]
+        buckets = [(need.bucket, need) for need in ready.needs]
         if all(
             bucket in taken and taken[bucket] + need.quantity <= need.capacity
             for bucket, need in buckets
@@ -308,7 +297,7 @@ def _takes(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statem
     wanted: dict[int, tuple[int, int]] = {}
     for ready in going:
         for need in ready.needs:
-            bucket_id = bucket_ids[_bucket(need)]
+            bucket_id = bucket_ids[need.bucket]
             places, _ = wanted.get(bucket_id, (0, need.capacity))
             wanted[bucket_id] = (places + need.quantity, need.capacity)
     return [
@@ -414,7 +403,7 @@ def _inserts(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Stat
     holds = [
         {
             "order_id": ready.order.id,
-            "bucket_id": bucket_ids[_bucket(need)],
+            "bucket_id": bucket_ids[need.bucket],
             "quantity": need.quantity,
             "expires_at": ready.order.expires_at,
         }

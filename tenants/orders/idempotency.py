@@ -27,6 +27,20 @@ LOCK_SECONDS = 30
 MAX_KEY_LENGTH = 255
 
 
+class RequestInProgress(VistapassError):
+    status_code = 409
+    code = "request_in_progress"
+
+    @classmethod
+    def for_key(cls, key: str) -> RequestInProgress:
+        error = cls(
+            "The first request with this Idempotency-Key is still being processed.",
+            details={"key": key},
+        )
+        error.with_headers({"Retry-After": "1"})
+        return error
+
+
 class IdempotencyError(VistapassError):
     status_code = 422
     code = "idempotency_key_reused"
@@ -93,12 +107,7 @@ async def claim(
         if row.response_status is not None:
             return Replay(int(row.response_status), row.response_body)
         if row.locked:
-            raise VistapassError(
-                "The first request with this Idempotency-Key is still being processed.",
-                code="request_in_progress",
-                status_code=409,
-                details={"key": key},
-            ).with_headers({"Retry-After": "1"})
+            raise RequestInProgress.for_key(key)
         # The first attempt died without an answer: this one takes over.
         await session.execute(
             text(

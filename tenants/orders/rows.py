@@ -52,11 +52,12 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
+def adjustments(items: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"code": a.code, "reason": a.reason, "amount": a.amount} for a in items]
+
+
 def quote_json(quote: Quote, entitlements: Sequence[Entitlement]) -> dict[str, Any]:
     """The quote as sold, kept on the order: later price changes never reach it."""
-
-    def adjustments(items: Sequence[Any]) -> list[dict[str, Any]]:
-        return [{"code": a.code, "reason": a.reason, "amount": a.amount} for a in items]
 
     return {
         "currency": quote.currency,
@@ -221,9 +222,7 @@ def build_order(
             base_price=line.base_price,
             unit_price=line.unit_price,
             total=line.total,
-            adjustments=[
-                {"code": a.code, "reason": a.reason, "amount": a.amount} for a in line.adjustments
-            ],
+            adjustments=adjustments(line.adjustments),
         )
         for line in quote.lines
     ]
