@@ -73,7 +73,14 @@ class Database:
             # Last in, first out: a quiet spell leaves the same few connections busy
             # (never pinged) and the rest idle, to be pinged or dropped.
             pool_use_lifo=True,
-            connect_args={"connect_timeout": max(1, round(settings.db_connect_timeout))},
+            connect_args={
+                "connect_timeout": max(1, round(settings.db_connect_timeout)),
+                # The statements prepared on these connections are the hot paths'
+                # (platform/db/raw.py). psycopg's own automatic preparing would clear
+                # them all (DEALLOCATE ALL) after any rollback; SQLAlchemy's
+                # statements are planned per call instead.
+                "prepare_threshold": None,
+            },
         )
         ping_when_idle(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -15,7 +15,7 @@ afresh. A stale entry therefore costs a retry, never a wrong price.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from vistapass.platform.cache.local import Recent, SingleFlight
 from vistapass.platform.db import Database
+from vistapass.platform.plugin_api import BasketLine, Entitlement, Quote
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.quote import QuoteInputs, load_quote_inputs
 from vistapass.tenants.inventory import service as inventory
@@ -35,6 +36,12 @@ KEEP_SECONDS = 300.0
 VERSION_SQL = "SELECT version FROM sale_facts WHERE id = 1"
 
 
+# Basket shapes priced per facts entry (an on-sale sees a handful: one adult, two...).
+MAX_PRICED = 256
+
+PricedKey = tuple[str | None, str, tuple[BasketLine, ...]]  # slot, channel, lines
+
+
 @dataclass(frozen=True, slots=True)
 class SaleFacts:
     version: int
@@ -42,6 +49,17 @@ class SaleFacts:
     pools: dict[str, CapacityPool]  # detached rows, read only
     time_zone: str
     hold_minutes: int
+    # Baskets already priced from these facts. Pricing modes are pure (plugin_api),
+    # so the same basket on the same facts has the same quote and entitlements.
+    priced: dict[PricedKey, tuple[Quote, tuple[Entitlement, ...]]] = field(
+        default_factory=dict, compare=False
+    )
+
+    def remember_price(
+        self, key: PricedKey, quote: Quote, entitlements: tuple[Entitlement, ...]
+    ) -> None:
+        if len(self.priced) < MAX_PRICED:
+            self.priced[key] = (quote, entitlements)
 
 
 class SaleFactsCache:

@@ -66,7 +66,12 @@ def _price(
     check_basket_rules(inputs, today=local_now(facts.time_zone).date(), **common)
     if applies_to(inputs.product, request.channel):
         check_members_only(inputs, None)
-    _, quote, entitlements = price_basket(inputs, **common)
+    key = (request.slot, request.channel, request.lines)
+    if (priced := facts.priced.get(key)) is not None:
+        quote, entitlements = priced
+    else:
+        _, quote, entitlements = price_basket(inputs, **common)
+        facts.remember_price(key, quote, entitlements)
     provider = check_provider(request, quote.total, selling)
     if provider not in PENDING_PROVIDERS or any(e.real_name_required for e in entitlements):
         return None  # paid at once (free), or names to collect
@@ -118,7 +123,9 @@ async def place_plain(
                 schema, request.product, request.visit_date, request.slot, exc.available
             )
             raise
-    else:
+    elif not selling.orders.has_room(slug, needs):
+        # A sold-out answer kept in Redis exists only once a bucket refused a buyer.
+        # While this process's last batch left room, the batch itself is the check.
         await refuse_if_sold_out(selling, slug, request)
     new = build_order(
         request,

@@ -27,12 +27,13 @@ connection lost while committing (when nobody can know if it happened) is an err
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import msgspec
 
 from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
@@ -53,6 +54,8 @@ Bucket = tuple[str, date, str]  # scope, day, slot
 # How long a process remembers that a bucket exists (they are never deleted; the
 # bound only keeps the memory small).
 BUCKETS_SEEN_S = 3600.0
+# How long the room a batch left in a bucket is taken as a hint (`has_room`).
+ROOM_HINT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,21 @@ class GroupCommit:
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._keys: set[tuple[str, str, str]] = set()  # (slug, scope, key) queued or running
         self._buckets_seen: Recent[tuple[str, Bucket], bool] = Recent(BUCKETS_SEEN_S)
+        self._room: Recent[tuple[str, Bucket], int] = Recent(ROOM_HINT_S)
+
+    def has_room(self, slug: str, needs: Sequence[Need]) -> bool:
+        """Whether this process's last batch in each bucket, under ROOM_HINT_S ago,
+        left room for `needs`.
+
+        A hint, never a promise (other processes sell too): the batch checks the
+        room again under the bucket's lock. It spares a busy slot's buyers the Redis
+        question whether the slot just sold out.
+        """
+        for need in needs:
+            left = self._room.get((slug, need.bucket))
+            if left is None or left < need.quantity:
+                return False
+        return True
 
     async def write(self, slug: str, ready: Ready) -> bool:
         """True once the order is committed; False: take the ordinary path."""
@@ -195,6 +213,7 @@ class GroupCommit:
                 await session.rollback()
                 return set()
             going_ids = {id(ready) for ready in going}
+            room = _room_left(going, locked, capacities)
             left_out = [ready for ready in batch if id(ready) not in going_ids]
             bucket_ids = {bucket: bucket_id for bucket, (bucket_id, _) in locked.items()}
             raw = await Raw.of(session)
@@ -211,6 +230,8 @@ class GroupCommit:
                 # The connection broke: the COMMIT may have arrived, or not.
                 raise _CommitUnknown() from exc
             await session.commit()
+        for bucket, left in room.items():
+            self._room.put((slug, bucket), left)
         return going_ids
 
 
@@ -235,10 +256,22 @@ def _fitting(candidates: Sequence[Ready], locked: dict[Bucket, tuple[int, int]])
     return going
 
 
+def _room_left(
+    going: Sequence[Ready], locked: dict[Bucket, tuple[int, int]], capacities: dict[Bucket, int]
+) -> dict[Bucket, int]:
+    """Each locked bucket's places left once the orders that go are written."""
+    left = {bucket: capacities[bucket] - taken for bucket, (_, taken) in locked.items()}
+    for ready in going:
+        for need in ready.needs:
+            left[need.bucket] -= need.quantity
+    return left
+
+
 def _rows_json(rows: list[dict[str, Any]]) -> str:
     # One JSON document per table: psycopg adapts a Python list element by element,
-    # which cost more than the rest of a batch; the json module does it in C.
-    return json.dumps(rows, default=str, separators=(",", ":"))
+    # which cost more than the rest of a batch. msgspec writes uuids, dates and
+    # times natively (the json module calls back into Python for each).
+    return msgspec.json.encode(rows).decode()
 
 
 def _insert_rows(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:

@@ -1,14 +1,19 @@
-"""Hand-written SQL on a session's connection: same transaction, and a broken
-connection answers 503 `database_unavailable` and leaves the pool."""
+"""Hand-written SQL on a session's connection: same transaction, statements
+prepared once per connection and safe across parks, and a broken connection
+answers 503 `database_unavailable` and leaves the pool."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import TENANTS
 from vistapass.platform.db import Database
 from vistapass.platform.db.raw import DatabaseUnavailable, Raw
+from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
 
 
@@ -61,3 +66,92 @@ def test_a_batch_runs_in_order_and_gives_each_statement_s_rows(db_run) -> None:
             )
 
     assert db_run(work) == [[], [], [{"n": 3}], [{"sum": 7}]]
+
+
+_CAPACITY = "SELECT capacity FROM inventory_buckets WHERE scope = %(scope)s"
+_NEW_BUCKET = (
+    "INSERT INTO inventory_buckets (scope, day, slot, capacity, taken) "
+    "VALUES (%(scope)s, current_date, '', %(capacity)s, 0)"
+)
+
+
+def _one_connection(settings: Settings) -> Database:
+    return Database(settings.model_copy(update={"db_pool_size": 1}))
+
+
+def test_a_statement_prepared_for_one_park_reads_the_next_park_s_tables(migrated) -> None:
+    """Prepared once per connection, a statement still names each park's own tables:
+    PostgreSQL parses it again when the search path changed."""
+
+    async def read(db: Database, slug: str, capacity: int) -> tuple[int, int, list[dict]]:
+        async with tenant_session(db, slug) as session:
+            raw = await Raw.of(session)
+            pid, _, rows = await raw.batch(
+                (
+                    "SELECT pg_backend_pid() AS pid, count(*) AS kept FROM pg_prepared_statements "
+                    "WHERE name LIKE 'vp!_%' ESCAPE '!'",
+                    None,
+                ),
+                (_NEW_BUCKET, {"scope": "raw-probe", "capacity": capacity}),
+                (_CAPACITY, {"scope": "raw-probe"}),
+            )
+            for _ in range(6):  # enough for psycopg's own preparing, were it on
+                await session.execute(text("SELECT 1"))
+            await session.rollback()  # leaves nothing behind
+            return pid[0]["pid"], pid[0]["kept"], rows
+
+    async def work() -> list[tuple[int, int, list[dict]]]:
+        db = _one_connection(migrated)
+        try:
+            return [
+                await read(db, TENANTS[0], 11),
+                await read(db, TENANTS[1], 22),
+                await read(db, TENANTS[0], 33),
+            ]
+        finally:
+            await db.dispose()
+
+    (pid_a, _, first), (pid_b, kept_b, second), (pid_c, kept_c, third) = asyncio.run(work())
+    assert pid_a == pid_b == pid_c  # one connection
+    # Prepared once (the park's binding, the insert, the select), and still there
+    # after each rollback.
+    assert kept_b == kept_c == 3
+    assert (first, second, third) == ([{"capacity": 11}], [{"capacity": 22}], [{"capacity": 33}])
+
+
+def test_a_failed_batch_keeps_what_it_prepared_and_a_lost_statement_is_prepared_again(
+    migrated,
+) -> None:
+    async def work() -> tuple[str, list[list[dict]], str, list[list[dict]]]:
+        db = _one_connection(migrated)
+        try:
+            async with db.session() as session:
+                raw = await Raw.of(session)
+                with pytest.raises(psycopg.errors.DivisionByZero):
+                    # The PREPARE before the failing statement ran, and stays.
+                    await raw.batch(
+                        ("SELECT %(n)s::int + 1 AS next", {"n": 1}), ("SELECT 1 / 0", None)
+                    )
+                await session.rollback()
+                again = await (await Raw.of(session)).batch(
+                    ("SELECT %(n)s::int + 1 AS next", {"n": 2})
+                )
+                await session.rollback()
+                # Someone drops every prepared statement: one batch fails, the next
+                # prepares afresh.
+                raw = await Raw.of(session)
+                await raw.batch(("DEALLOCATE ALL", None))
+                with pytest.raises(psycopg.errors.InvalidSqlStatementName) as lost:
+                    await raw.batch(("SELECT %(n)s::int + 1 AS next", {"n": 3}))
+                await session.rollback()
+                after = await (await Raw.of(session)).batch(
+                    ("SELECT %(n)s::int + 1 AS next", {"n": 4})
+                )
+                return "ok", again, lost.value.sqlstate or "", after
+        finally:
+            await db.dispose()
+
+    _, again, sqlstate, after = asyncio.run(work())
+    assert again == [[{"next": 3}]]
+    assert sqlstate == "26000"
+    assert after == [[{"next": 5}]]

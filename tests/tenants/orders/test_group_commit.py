@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,7 +26,9 @@ from tests.tenants.orders.test_concurrency import (
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.platform.tenancy.naming import schema_for
 from vistapass.platform.tenancy.provisioning import provision_tenant
+from vistapass.tenants.inventory.service import needs_for
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.idempotency import Replay
 from vistapass.tenants.orders.intake import take_order
@@ -213,5 +216,42 @@ def test_one_key_sent_to_two_processes_at_once_makes_one_order(migrated, park) -
         )
         assert_one_order(results)
         assert await live_places(selling, park, product) == (3, 3)
+
+    with_selling(migrated, work)
+
+
+def test_a_slot_sold_out_elsewhere_is_refused_while_this_process_still_saw_room(
+    migrated, park
+) -> None:
+    """`has_room` spares the Redis sold-out question, never the bucket's own check."""
+    product = run(migrated, lambda db: slot_product(db, park, 5))
+
+    async def work(selling: Selling) -> None:
+        request = request_for(product)
+        assert isinstance(await buy(selling, park, request, None), dict)
+        facts = selling.facts.get(schema_for(park), product, request.visit_date)
+        assert facts is not None
+        needs = needs_for(
+            facts.inputs.product,
+            facts.pools,
+            request.visit_date,
+            request.slot,
+            1,
+            slots=facts.inputs.slots,
+        )
+        assert selling.orders.has_room(park, needs)  # 4 left, as this process saw it
+        assert not selling.orders.has_room(park, [replace(needs[0], quantity=5)])
+        # Another process sells the other four.
+        async with tenant_session(selling.db, park) as session:
+            await session.execute(
+                text(
+                    "UPDATE inventory_buckets SET taken = capacity "
+                    "WHERE scope = 'product:' || (SELECT id FROM products WHERE code = :p)"
+                ),
+                {"p": product},
+            )
+        refused = await buy(selling, park, request, None)
+        assert isinstance(refused, VistapassError) and refused.code == "sold_out"
+        assert await live_places(selling, park, product) == (1, 5)
 
     with_selling(migrated, work)
