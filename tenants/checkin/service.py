@@ -259,20 +259,26 @@ class Prefetch:
     the same park day, and locks the ticket itself otherwise.
     """
 
-    ticket_id: uuid.UUID
+    code: str  # as scanned, stripped
+    payload: TicketPayload  # what the park's kept keys verified in it
     today: date
     rows: list[list[DictRow]] | None = None  # the two statements' rows, once run
+
+    @property
+    def ticket_id(self) -> uuid.UUID:
+        return self.payload.ticket_id
 
     @classmethod
     def of(cls, tenant_id: uuid.UUID, code: str, now: datetime) -> Prefetch | None:
         facts = kept_park_facts(tenant_id)
+        code = code.strip()
         if facts is None or len(code) > MAX_CODE:
             return None
         try:
-            payload = verify_ticket(code.strip(), facts.keys, ())
+            payload = verify_ticket(code, facts.keys, ())
         except TicketInvalid:
             return None  # scan says why, with every key
-        return cls(payload.ticket_id, now.astimezone(facts.zone).date())
+        return cls(code, payload, now.astimezone(facts.zone).date())
 
     def statements(self) -> tuple[Statement, Statement]:
         return _lock_statements(self.ticket_id, self.today)
@@ -412,7 +418,10 @@ async def scan(
     try:
         if len(text_code) > MAX_CODE:
             raise TicketInvalid("malformed", "Far too long for a ticket code.")
-        payload = await verify_code(session, text_code)
+        if prefetched is not None and prefetched.code == text_code:
+            payload = prefetched.payload  # verified against the same kept keys
+        else:
+            payload = await verify_code(session, text_code)
     except TicketInvalid as exc:
         verdict_code = exc.code
     else:

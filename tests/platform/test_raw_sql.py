@@ -5,9 +5,12 @@ answers 503 `database_unavailable` and leaves the pool."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 
 from tests.conftest import TENANTS
@@ -155,3 +158,34 @@ def test_a_failed_batch_keeps_what_it_prepared_and_a_lost_statement_is_prepared_
     assert again == [[{"next": 3}]]
     assert sqlstate == "26000"
     assert after == [[{"next": 5}]]
+
+
+def test_parameters_arrive_as_they_were_sent(db_run) -> None:
+    """Quoted on the client: quotes, backslashes, other scripts, NULL, and every type
+    the hot paths send come back unchanged."""
+    values = {
+        "text": "it's a \\ back'slash'; DROP TABLE x; --",
+        "zh": "演示景区 \u00e9",
+        "none": None,
+        "yes": True,
+        "n": -42,
+        "id": uuid.uuid4(),
+        "day": date(2026, 10, 1),
+        "at": datetime(2026, 10, 1, 9, 30, 15, 123456, tzinfo=UTC),
+        "ids": [uuid.uuid4(), uuid.uuid4()],
+        "doc": Jsonb({"a": [1, "b'c"]}),
+    }
+    sql = (
+        "SELECT %(text)s::text AS text, %(zh)s::text AS zh, %(none)s::int AS none, "
+        "%(yes)s::bool AS yes, %(n)s::int AS n, %(id)s::uuid AS id, %(day)s::date AS day, "
+        "%(at)s::timestamptz AS at, %(ids)s::uuid[] AS ids, %(doc)s::jsonb AS doc, "
+        "%(n)s::int + 1 AS again"
+    )
+
+    async def work(db: Database) -> list[list[dict]]:
+        async with db.session() as session:
+            return await (await Raw.of(session)).batch((sql, values), ("SELECT 1 AS plain", {}))
+
+    (row,), plain = db_run(work)
+    assert row == {**values, "doc": {"a": [1, "b'c"]}, "again": -41}
+    assert plain == [{"plain": 1}]
