@@ -96,7 +96,7 @@ def current_tenant(session: AsyncSession) -> BoundTenant:
 
 
 # `SET LOCAL ROLE` and `SET LOCAL search_path`, as one statement with parameters,
-# so that it can share a round trip (a pipeline) with the transaction's BEGIN.
+# so that it shares a round trip (platform/db/raw.py) with the transaction's BEGIN.
 _BIND = "SELECT set_config('role', %(role)s, true), set_config('search_path', %(path)s, true)"
 
 
