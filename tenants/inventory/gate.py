@@ -21,6 +21,7 @@ per buyer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -38,25 +39,47 @@ RESYNC_SECONDS = 10
 # product's refund is not announced here, so it may wait this long to be sold.
 MARKER_SECONDS = 5
 
-# KEYS[1]: the sold-out marker of the product, date and slot; KEYS[2..]: one
-# counter per bucket. ARGV[1]: the places wanted; ARGV[2..]: the quantity per
-# counter, in the same order. Returns {1, 0} when all were taken; {0, 0} when a
-# counter has too few places; {2, left} when the marker says only `left` are
-# left (nothing taken either way); {3, i} when counter i is missing (the caller
-# fills it from PostgreSQL).
+# Several buyers' admissions in one call, each decided in turn. ARGV[1]: how many.
+# Then, per admission, KEYS: the sold-out marker of its product, date and slot,
+# then one counter per bucket; ARGV: its number of counters, the places wanted,
+# the quantity per counter. Returns two numbers per admission, in order: {1, 0}
+# when all were taken; {0, 0} when a counter has too few places; {2, left} when
+# the marker says only `left` are left (nothing taken either way); {3, i} when
+# counter i is missing (the caller fills it from PostgreSQL).
 _ADMIT = """
-local marked = redis.call('GET', KEYS[1])
-if marked and tonumber(marked) < tonumber(ARGV[1]) then return {2, tonumber(marked)} end
-for i = 2, #KEYS do
-  local left = redis.call('GET', KEYS[i])
-  if not left then return {3, i - 1} end
-  if tonumber(left) < tonumber(ARGV[i]) then return {0, 0} end
+local out = {}
+local k, a = 1, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local n, wanted = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local outcome, value = 1, 0
+  local marked = redis.call('GET', KEYS[k])
+  if marked and tonumber(marked) < wanted then
+    outcome, value = 2, tonumber(marked)
+  else
+    for i = 1, n do
+      local left = redis.call('GET', KEYS[k + i])
+      if not left then
+        outcome, value = 3, i
+        break
+      end
+      if tonumber(left) < tonumber(ARGV[a + i - 1]) then
+        outcome = 0
+        break
+      end
+    end
+    if outcome == 1 then
+      for i = 1, n do redis.call('DECRBY', KEYS[k + i], ARGV[a + i - 1]) end
+    end
+  end
+  out[#out + 1] = outcome
+  out[#out + 1] = value
+  k, a = k + 1 + n, a + n
 end
-for i = 2, #KEYS do
-  redis.call('DECRBY', KEYS[i], ARGV[i])
-end
-return {1, 0}
+return out
 """
+# Admissions per call: a batch stays a small, quick script.
+MAX_ADMISSIONS = 64
 
 # Add back only to counters that still exist: a missing one refills from the truth.
 _GIVE_BACK = """
@@ -80,8 +103,11 @@ class FlashSaleGate:
         self.redis = redis
         self.namespace = namespace
         self.margin = margin
-        self._admit = redis.register_script(_ADMIT)
+        self._admit_many = redis.register_script(_ADMIT)
         self._give_back = redis.register_script(_GIVE_BACK)
+        # Admissions waiting for the call in flight, with their callers' futures.
+        self._waiting: list[tuple[list[str], list[int], asyncio.Future[tuple[int, int]]]] = []
+        self._sending: asyncio.Task[None] | None = None
         # A counter missing when the rush starts is filled by one query, not one per buyer.
         self._filling: SingleFlight[str, int] = SingleFlight()
 
@@ -109,9 +135,7 @@ class FlashSaleGate:
         keys = tuple(self.key(schema, need) for need in needs)
         quantities = tuple(need.quantity for need in needs)
         for _ in range(len(keys) + 1):
-            outcome, value = await self._admit(
-                keys=[marker, *keys], args=[first.quantity, *quantities]
-            )
+            outcome, value = await self._admit([marker, *keys], [first.quantity, *quantities])
             if outcome == 1:
                 return Admission(keys, quantities)
             if outcome in (0, 2):
@@ -120,6 +144,46 @@ class FlashSaleGate:
             left = await self._filling.run(keys[missing], partial(left_in, needs[missing]))
             await self.redis.set(keys[missing], left + self.margin, ex=RESYNC_SECONDS, nx=True)
         raise SoldOut.left(first.day, first.slot, 0)
+
+    async def _admit(self, keys: list[str], args: list[int]) -> tuple[int, int]:
+        """One admission, sent with those of the other buyers waiting at that moment.
+
+        redis-py costs more CPU per command than the script does: under a rush, a
+        process sends one call at a time, carrying every admission that arrived
+        while the one before was in flight.
+        """
+        answer: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((keys, args, answer))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:MAX_ADMISSIONS]
+                del self._waiting[:MAX_ADMISSIONS]
+                keys: list[str] = []
+                args: list[int] = [len(batch)]
+                for their_keys, (wanted, *quantities), _ in batch:
+                    keys += their_keys
+                    args += [len(quantities), wanted, *quantities]
+                try:
+                    flat = await self._admit_many(keys=keys, args=args)
+                except Exception as exc:
+                    for *_, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for at, (their_keys, (_, *quantities), answer) in enumerate(batch):
+                    outcome, value = int(flat[2 * at]), int(flat[2 * at + 1])
+                    if not answer.done():
+                        answer.set_result((outcome, value))
+                    elif outcome == 1:
+                        # The buyer left while the call was in flight: not theirs to keep.
+                        await self.give_back(Admission(tuple(their_keys[1:]), tuple(quantities)))
+        finally:
+            self._sending = None
 
     async def give_back(self, admission: Admission | None) -> None:
         if admission is not None:
