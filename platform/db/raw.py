@@ -64,8 +64,8 @@ class _Kept:
     # Its prepared statements, by name: they live as long as the server session
     # (a rolled-back transaction does not undo a PREPARE).
     prepared: set[str]
-    # Quotes parameters as SQL literals, with the connection's own adapters.
-    quoting: Transformer
+    # The connection's own adapters: quote parameters as SQL literals, load rows.
+    adapters: Transformer
 
 
 _KEPT: weakref.WeakKeyDictionary[AsyncConnection[Any], _Kept] = weakref.WeakKeyDictionary()
@@ -110,7 +110,7 @@ class Raw:
         A statement without rows (SET, an INSERT without RETURNING) gives [].
         """
         connection = self.connection
-        prepared, quoting = self._kept.prepared, self._kept.quoting
+        prepared, adapters = self._kept.prepared, self._kept.adapters
         # The BEGIN psycopg would otherwise send in a round trip of its own.
         begin = not connection.autocommit and (
             connection.pgconn.transaction_status == TransactionStatus.IDLE
@@ -126,7 +126,7 @@ class Raw:
             if name not in prepared and name not in preparing:
                 preparing[name] = len(parts)
                 parts.append(f"PREPARE {name} AS {text}")
-            values = b", ".join(quoting.as_literal(params[key]) for key in names)
+            values = b", ".join(adapters.as_literal(params[key]) for key in names)
             parts.append(
                 f"EXECUTE {name}({values.decode(encoding)})" if names else f"EXECUTE {name}"
             )
@@ -157,7 +157,7 @@ class Raw:
     def _rows(self, result: PGresult) -> list[DictRow]:
         if result.status != ExecStatus.TUPLES_OK:
             return []
-        loader = Transformer(self.connection)
+        loader = self._kept.adapters
         loader.set_pgresult(result)
         names = [(result.fname(column) or b"").decode() for column in range(result.nfields)]
         return [

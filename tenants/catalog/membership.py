@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.crypto.envelope import derive_key
 from vistapass.platform.plugin_api import Adjustment, Quote
 from vistapass.platform.settings import Settings
+from vistapass.tenants.checkin.reads import histories
 from vistapass.tenants.checkin.rules import History, effective_window
-from vistapass.tenants.checkin.service import histories
 from vistapass.tenants.models import Order, Product, Ticket
 from vistapass.tenants.tickets.codec import TicketInvalid, TicketPayload, decode
 

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vistapass.tenants.checkin.reads import TicketRow, histories
 from vistapass.tenants.checkin.rules import History
-from vistapass.tenants.checkin.service import TicketRow, histories, summary_of
+from vistapass.tenants.checkin.service import summary_of
 from vistapass.tenants.models import Order, Product, ProductUnit, Ticket
 from vistapass.tenants.orders.views import ticket_state
 

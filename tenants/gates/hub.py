@@ -25,7 +25,8 @@ from vistapass.platform.db.raw import Statement
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.binding import BoundTenant, bind_tenant_then, transaction
 from vistapass.platform.tenancy.errors import TenantNotFound
-from vistapass.tenants.checkin.service import Prefetch, Presented, scan
+from vistapass.tenants.checkin.reads import Prefetch
+from vistapass.tenants.checkin.service import Presented, scan
 from vistapass.tenants.checkin.views import decision_json
 from vistapass.tenants.gates import credentials, ingest, live, sync
 from vistapass.tenants.gates.credentials import Caller
@@ -62,7 +63,7 @@ async def gate_session(
     """The caller's park session (committed on success) and its live credential.
 
     `prefetch`: a scan's ticket to lock in the binding's round trip (see
-    `checkin.service.Prefetch`); it is on the call, with its rows.
+    `checkin.reads.Prefetch`); it is on the call, with its rows.
     """
     token = credentials.bearer(request.headers.get("authorization", ""))
     ahead: list[Prefetch] = []  # set while binding, once the park's id is known

@@ -20,8 +20,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.crypto.envelope import KeyWrapper
+from vistapass.tenants.checkin.reads import histories
 from vistapass.tenants.checkin.rules import REENTRY_COOLDOWN, History
-from vistapass.tenants.checkin.service import histories, park_clock
+from vistapass.tenants.checkin.service import park_clock
 from vistapass.tenants.gates.credentials import Caller, describe_device
 from vistapass.tenants.gates.device_secrets import open_settings
 from vistapass.tenants.keys.signing import public_keys

@@ -200,7 +200,7 @@ def test_an_annual_card_starts_on_its_first_entry(migrated, sale_park) -> None:
 
 def test_two_devices_at_once_admit_a_single_entry_once(migrated, sale_park, monkeypatch) -> None:
     day = open_weekday(18)
-    read_ticket = service._locked_ticket
+    read_ticket = service.locked_ticket
 
     async def slow_decision(*args, **kwargs):
         # A slow decision between reading the history and recording the entry: without
@@ -209,7 +209,7 @@ def test_two_devices_at_once_admit_a_single_entry_once(migrated, sale_park, monk
         await asyncio.sleep(0.05)
         return found
 
-    monkeypatch.setattr(service, "_locked_ticket", slow_decision)
+    monkeypatch.setattr(service, "locked_ticket", slow_decision)
 
     async def work(selling):
         order = await sell(selling, sale_park, "day-ticket", day, {"adult": 1})

@@ -107,13 +107,13 @@ def test_a_known_parks_ticket_is_locked_while_binding(
     first, second = sold(migrated, sale_park, adults=2)["tickets"][:2]
     assert redeem(client, scanner, first["qr"], str(uuid.uuid4())).json()["ok"] is True
     asked: list[uuid.UUID] = []
-    original = service._locked_ticket
+    original = service.locked_ticket
 
     async def counting(raw, ticket_id, today):  # type: ignore[no-untyped-def]
         asked.append(ticket_id)
         return await original(raw, ticket_id, today)
 
-    monkeypatch.setattr(service, "_locked_ticket", counting)
+    monkeypatch.setattr(service, "locked_ticket", counting)
     entered = redeem(client, scanner, second["qr"], str(uuid.uuid4())).json()
     assert (entered["ok"], entered["ticket"]["entries_used"]) == (True, 1)
     again = redeem(client, scanner, second["qr"], str(uuid.uuid4())).json()
