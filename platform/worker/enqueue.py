@@ -63,6 +63,11 @@ def _send(jobs: list[PendingJob]) -> None:
         )
 
 
+def send_now(actor_name: str, **kwargs: Any) -> None:
+    """Send a job at once, outside any transaction (a clock's job, not a change's)."""
+    _send([PendingJob(actor_name, None, kwargs)])
+
+
 async def flush_jobs(session: AsyncSession) -> None:
     jobs = session.info.pop(JOBS_KEY, [])
     if jobs:

@@ -1,8 +1,10 @@
 """Giving places back: unpaid orders that expire or are cancelled.
 
-No scheduler expires holds. A sale that finds a bucket full of holds whose time
-ran out (or an ID document whose claims belong to such orders) expires those
-orders here, in a transaction of its own, and tries once more.
+Selling never waits for a scheduler: a sale that finds a bucket full of holds
+whose time ran out (or an ID document whose claims belong to such orders)
+expires those orders here, in a transaction of its own, and tries once more. A
+periodic job (`expire_overdue`) also expires the rest, so that an order nobody
+touches again reads `expired` everywhere, not only where the hold is checked.
 """
 
 from __future__ import annotations
@@ -48,6 +50,26 @@ async def reclaim_expired_claims(
         )
         expired = 0
         for order_id in list(rows.scalars()):
+            if await expire_order(session, selling, order_id):
+                expired += 1
+        return expired
+
+
+EXPIRE_BATCH = 200
+
+
+async def expire_overdue(selling: Selling, slug: str, limit: int = EXPIRE_BATCH) -> int:
+    """Expire up to `limit` unpaid orders of the park whose hold ran out; how many."""
+    async with tenant_session(selling.db, slug) as session:
+        overdue = await session.scalars(
+            text(
+                "SELECT id FROM orders WHERE status = 'pending' AND expires_at < now() "
+                "ORDER BY expires_at LIMIT :limit"
+            ),
+            {"limit": limit},
+        )
+        expired = 0
+        for order_id in list(overdue):
             if await expire_order(session, selling, order_id):
                 expired += 1
         return expired

@@ -1,8 +1,9 @@
-"""Background jobs of selling: confirmation mail, provider refunds, Stripe events.
+"""Background jobs of selling: confirmation mail, provider refunds, Stripe events,
+and the periodic expiry of unpaid orders whose hold ran out.
 
 Each is safe to run twice: mail is recorded per message in `job_runs`, a refund
-is sent to Stripe under our refund's own idempotency key, and an event's effect
-is recorded once by the provider's reference.
+is sent to Stripe under our refund's own idempotency key, an event's effect is
+recorded once by the provider's reference, and an order expires once.
 """
 
 from __future__ import annotations
@@ -12,15 +13,24 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vistapass.platform.cache import redis_client
+from vistapass.platform.logging import get_logger
 from vistapass.platform.mail.service import Mail, send_mail
+from vistapass.platform.models import TenantStatus
+from vistapass.platform.tenancy.admin import list_parks
 from vistapass.platform.tenancy.binding import current_tenant
 from vistapass.platform.worker.actors import tenant_actor, worker_database
 from vistapass.platform.worker.broker import broker_settings
+from vistapass.platform.worker.periodic import every
 from vistapass.platform.worker.registry import register
 from vistapass.tenants.models import Order
 from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.orders.release import expire_overdue
 from vistapass.tenants.orders.stripe_payments import apply_stripe_event, refund_with_stripe
 from vistapass.tenants.park.service import get_profile
+
+log = get_logger(__name__)
+
+EXPIRE_EVERY_SECONDS = 60
 
 _selling: Selling | None = None
 
@@ -81,3 +91,23 @@ async def apply_event(tenant: str, event_type: str, obj: dict[str, Any]) -> None
 
 register("orders.refund_with_provider", refund_with_provider, max_retries=20)
 register("payments.apply_stripe_event", apply_event, max_retries=20)
+
+
+async def expire_overdue_orders() -> None:
+    """Expire, park by park, the unpaid orders whose hold ran out."""
+    selling = worker_selling()
+    for park in await list_parks(selling.db):
+        if park.status != TenantStatus.ACTIVE:
+            continue
+        try:
+            expired = await expire_overdue(selling, park.slug)
+        except Exception:
+            # One park's trouble must not hold up the others; the next run tries again.
+            log.exception("expiring unpaid orders failed", tenant=park.slug)
+            continue
+        if expired:
+            log.info("unpaid orders expired", tenant=park.slug, orders=expired)
+
+
+register("orders.expire_overdue", expire_overdue_orders)
+every(EXPIRE_EVERY_SECONDS, "orders.expire_overdue")

@@ -15,11 +15,14 @@ from psycopg import errors, sql
 from tests.conftest import run
 from tests.platform.audit.conftest import insert_entry, new_park
 from vistapass.platform.audit.service import Actor, record, verify_chain
+from vistapass.platform.audit.tasks import purge_audit
 from vistapass.platform.db import Database
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.naming import role_for, schema_for
+from vistapass.platform.worker.actors import use_database
+from vistapass.platform.worker.broker import configure_broker
 
 SCRIPT = shutil.which("vistapass", path=str(Path(sys.executable).parent))
 ACTOR = Actor(None, "tester@example.com", "192.0.2.7")
@@ -158,3 +161,24 @@ def test_verify_chain_accepts_an_empty_log(migrated) -> None:
 
     report = run(migrated, work)
     assert report.ok and report.checked == 0
+
+
+def test_the_daily_job_purges_past_the_configured_retention(migrated, admin_conn) -> None:
+    slug = new_park(migrated)
+    old = insert_entry(admin_conn, slug, utcnow() - timedelta(days=181), "test.old")
+    kept = insert_entry(admin_conn, slug, utcnow() - timedelta(days=179), "test.recent")
+    broker = configure_broker(migrated)  # the worker's settings: retention 180 days
+
+    async def job(db: Database) -> None:
+        use_database(db)
+        try:
+            await purge_audit()
+        finally:
+            use_database(None)
+
+    try:
+        run(migrated, job)
+    finally:
+        broker.close()
+    ids = {r[0] for r in admin_conn.execute(sql.SQL("SELECT id FROM {}").format(table(slug)))}
+    assert kept in ids and old not in ids

@@ -34,12 +34,16 @@ from vistapass.platform.storage import storage_from_settings
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.service import update_product
 from vistapass.tenants.models import Order, Ticket
+from vistapass.tenants.orders import tasks as orders_tasks
+from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.visitors import tasks as visitor_tasks
 from vistapass.tenants.visitors.face_photos import (
     KEPT_SECONDS,
     FacePhotoMissing,
     FacePhotoVault,
     holder_key,
     order_key,
+    pending_key,
 )
 from vistapass.tenants.visitors.faces import check_face_photo
 
@@ -300,3 +304,32 @@ def test_a_product_requiring_face_entry_needs_one_photo_for_the_order(client, fa
         return await vault.read(session, order_key(face_park, order[0]))
 
     assert check_face_photo(with_vault(migrated, face_park, read)).face[2] >= 80
+
+
+def test_the_periodic_sweep_deletes_photos_past_retention_with_no_new_photo(
+    face_park, migrated
+) -> None:
+    """With no visitor keeping a photo (which sweeps too), the worker's job still does."""
+
+    async def keep_two(vault: FacePhotoVault, session: Any) -> tuple[str, str]:
+        tokens = [await vault.keep_pending(session, face_park, b"\xff\xd8 crop") for _ in "ab"]
+        return pending_key(face_park, tokens[0]), pending_key(face_park, tokens[1])
+
+    overdue, fresh = with_vault(migrated, face_park, keep_two)
+
+    async def sweep(db: Any) -> None:
+        redis = redis_client(migrated)
+        # The first photo's time is up (as `PENDING_SECONDS` later); the second's is not.
+        await redis.zadd(f"{migrated.redis_namespace}:face-photos:due", {overdue: 1.0})
+        orders_tasks.use_selling(Selling.build(db, migrated, redis))
+        try:
+            await visitor_tasks.purge_face_photos()
+        finally:
+            orders_tasks.use_selling(None)
+            await redis.aclose()
+
+    run(migrated, sweep)
+    storage = storage_from_settings(migrated)
+    assert not storage.exists(overdue)
+    assert storage.exists(fresh)
+    storage.delete(fresh)

@@ -23,9 +23,10 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.naming import schema_for
 from vistapass.platform.tenancy.provisioning import provision_tenant
 from vistapass.tenants.inventory.service import SoldOut, release
-from vistapass.tenants.orders import idempotency
+from vistapass.tenants.orders import idempotency, tasks
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.payment import confirm_payment
+from vistapass.tenants.orders.release import expire_overdue
 from vistapass.tenants.orders.service import Buyer, OrderRequest, load_order, place
 
 T = TypeVar("T")
@@ -236,6 +237,43 @@ def test_expired_holds_give_their_places_back(migrated, park, flash_sale) -> Non
             for order in first:
                 assert (await load_order(session, order["code"])).status == "expired"
         assert await live_places(selling, park, product) == (3, 3)
+
+    with_selling(migrated, work)
+
+
+def test_unpaid_orders_past_their_hold_expire_with_no_sale_to_notice(migrated, park) -> None:
+    product = run(migrated, lambda db: slot_product(db, park, 3))
+
+    async def work(selling: Selling) -> None:
+        unpaid = [await place(selling, park, request_for(product), None) for _ in range(2)]
+        paid = await place(selling, park, request_for(product), None)
+        async with tenant_session(selling.db, park) as session:
+            order = await load_order(session, paid["code"])
+            outcome = await confirm_payment(
+                session,
+                selling,
+                order,
+                provider="test",
+                provider_ref=f"test_{paid['code']}",
+                amount=order.total,
+                platform_fee=0,
+                business_date=open_weekday(),
+            )
+            assert outcome == "paid"
+        await expire_all(selling, park, product)
+        # What the worker's periodic job runs, park by park; a second run finds nothing.
+        tasks.use_selling(selling)
+        try:
+            await tasks.expire_overdue_orders()
+            assert await expire_overdue(selling, park) == 0
+        finally:
+            tasks.use_selling(None)
+        async with tenant_session(selling.db, park) as session:
+            for placed in unpaid:
+                order = await load_order(session, placed["code"])
+                assert (order.status, order.closed_at is not None) == ("expired", True)
+            assert (await load_order(session, paid["code"])).status == "paid"
+        assert await live_places(selling, park, product) == (1, 1)
 
     with_selling(migrated, work)
 
