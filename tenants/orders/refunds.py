@@ -110,11 +110,7 @@ async def refund_order(
             code="order_not_refundable",
             details={"status": order.status},
         )
-    tickets = list(
-        await session.scalars(
-            select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
-        )
-    )
+    tickets = await _tickets(session, order)
     live = [t for t in tickets if t.revoked_at is None]
     if ticket_ids is None:
         chosen = live
@@ -151,15 +147,35 @@ async def refund_order(
             code="refund_exceeds_paid",
             details={"paid": order.total, "refunded": order.refunded_amount, "asked": amount},
         )
+    await withdraw_tickets(session, selling, order, chosen, shares, start=start, now=now)
+    await send_refund(session, order, amount, reason, business_date=business_date)
+    return RefundResult(order=order, amount=amount, tickets=chosen)
+
+
+async def withdraw_tickets(
+    session: AsyncSession,
+    selling: Selling,
+    order: Order,
+    chosen: Sequence[Ticket],
+    shares: Sequence[int],
+    *,
+    start: datetime,
+    now: datetime,
+) -> None:
+    """Revoke `chosen` (each refunded its share), add the shares to the order's refunded
+    amount and give back their places and ID claims; the money is the caller's."""
+    live = [t for t in await _tickets(session, order) if t.revoked_at is None]
     for ticket, share in zip(chosen, shares, strict=True):
         ticket.revoked_at = now
         ticket.revoked_reason = "refunded"
         ticket.refunded_amount = share
-    order.refunded_amount += amount
+    order.refunded_amount += sum(shares)
     order.status = "refunded" if len(chosen) == len(live) else "partially_refunded"
     if order.status == "refunded":
         order.closed_at = now
     await session.flush()
+    if not chosen:
+        return
     await session.execute(
         text("DELETE FROM identity_claims WHERE ticket_id = ANY(:ids)"),
         {"ids": [t.id for t in chosen]},
@@ -167,6 +183,8 @@ async def refund_order(
     # Places come back only while they can still be sold.
     if start > now:
         await inventory.release(session, order.id, len(chosen))
+        product = await session.get(Product, order.product_id)
+        assert product is not None
         tenant = current_tenant(session)
         visit, product_code = order.visit_date, order.product_code
         returned = inventory.needs_for(
@@ -179,8 +197,71 @@ async def refund_order(
             await invalidate(selling, tenant.slug, {visit})
 
         after_commit(session, announce)
-    await send_refund(session, order, amount, reason, business_date=business_date)
-    return RefundResult(order=order, amount=amount, tickets=chosen)
+
+
+async def apply_outside_refund(
+    session: AsyncSession, selling: Selling, order: Order, amount: int, *, time_zone: str
+) -> int:
+    """Money the provider refunded without us (a refund in Stripe's dashboard): make the
+    order and its tickets say so; how many tickets were revoked.
+
+    Stripe does not say which tickets a refund was for. A refund of all that is left
+    of the order revokes every ticket. A smaller one revokes tickets from the last
+    while it still covers a whole ticket's price (a refund of one ticket's price
+    revokes one); what is left over (a goodwill refund) is money and revokes nothing.
+    """
+    locked = await session.scalar(select(Order).where(Order.id == order.id).with_for_update())
+    assert locked is not None
+    order = locked
+    if order.status not in ("paid", "partially_refunded") or amount <= 0:
+        return 0
+    rest = order.total - order.refunded_amount
+    amount = min(amount, rest)
+    if amount <= 0:
+        return 0  # what we asked for already covers it all
+    live = [t for t in await _tickets(session, order) if t.revoked_at is None]
+    if amount == rest:
+        chosen, shares, left = live, _spread(amount, [t.price for t in live]), 0
+    else:
+        chosen, left = [], amount
+        for ticket in reversed(live):
+            if ticket.price > left:
+                break
+            chosen.append(ticket)
+            left -= ticket.price
+        shares = [t.price for t in chosen]
+    await withdraw_tickets(
+        session, selling, order, chosen, shares, start=visit_start(order, time_zone), now=utcnow()
+    )
+    order.refunded_amount += left
+    await session.flush()
+    return len(chosen)
+
+
+def _spread(amount: int, prices: list[int]) -> list[int]:
+    """Shares of `amount` by ticket: each its price, the difference taken from (or given
+    to) the last tickets, so that they add up to `amount`."""
+    shares = list(prices)
+    if not shares:
+        return shares
+    difference = amount - sum(shares)
+    if difference > 0:
+        shares[-1] += difference
+    for index in reversed(range(len(shares))):
+        if difference >= 0:
+            break
+        cut = min(-difference, shares[index])
+        shares[index] -= cut
+        difference += cut
+    return shares
+
+
+async def _tickets(session: AsyncSession, order: Order) -> list[Ticket]:
+    return list(
+        await session.scalars(
+            select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.position)
+        )
+    )
 
 
 async def send_refund(

@@ -4,10 +4,14 @@ Events arrive at the platform's webhook (`tenants.payments.webhooks`), are store
 once by id and applied here by a job, so a duplicate or an out-of-order event
 changes nothing twice: a payment is recorded once by its PaymentIntent id, a
 refund once by its refund id, whichever of our call or Stripe's event comes first.
+A refund Vistapass asked for carries our refund id in its metadata and has already
+changed the order; one without it was made in Stripe's dashboard, and is applied
+to the order when its event comes (`refunds.apply_outside_refund`).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -16,11 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.logging import get_logger
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.ledger.service import record_payment
-from vistapass.tenants.models import Order
+from vistapass.tenants.models import Order, ParkProfile
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.payment import confirm_payment
+from vistapass.tenants.orders.refunds import apply_outside_refund
 from vistapass.tenants.orders.service import OrderError, is_expired, load_order
 from vistapass.tenants.park.service import get_profile
+from vistapass.tenants.payments.stripe_gateway import refund_result
+
+REFUND_EVENTS = frozenset({"charge.refunded", "refund.created", "refund.updated"})
 
 log = get_logger(__name__)
 
@@ -99,40 +107,67 @@ async def apply_stripe_event(
                 platform_fee=int(obj.get("application_fee_amount") or 0),
                 business_date=today,
             )
-        if event_type in ("charge.refunded", "refund.created", "refund.updated"):
-            refunds = (
-                [obj]
-                if obj.get("object") == "refund"
-                else (obj.get("refunds") or {}).get("data", [])
-            )
-            recorded = 0
-            for refund in refunds:
-                if refund.get("status") not in ("succeeded", "pending"):
-                    continue
-                order = await session.scalar(
-                    select(Order).where(
-                        Order.provider == "stripe", Order.provider_ref == refund["payment_intent"]
-                    )
-                )
-                if order is None:
-                    continue
-                stored = await record_payment(
-                    session,
-                    order,
-                    kind="refund",
-                    provider="stripe",
-                    provider_ref=refund["id"],
-                    amount=int(refund["amount"]),
-                    platform_fee=0,
-                    business_date=today,
-                )
-                recorded += stored is not None
-            return f"refunds_recorded:{recorded}"
+        if event_type in REFUND_EVENTS:
+            return await _apply_refunds(session, selling, obj, today, profile)
         if event_type == "payment_intent.payment_failed":
             # The order stays pending: the buyer may try another card until the hold ends.
             log.info("stripe payment failed", intent=obj.get("id"), tenant=slug)
             return "payment_failed"
         return "ignored"
+
+
+async def _apply_refunds(
+    session: AsyncSession,
+    selling: Selling,
+    obj: dict[str, Any],
+    today: date,
+    profile: ParkProfile,
+) -> str:
+    """Record the payment's refunds as Stripe has them now, and apply to the order those
+    made outside Vistapass. Whatever the event says, the list is asked of Stripe: a
+    charge in an event does not list its refunds, and events come in any order."""
+    intent = obj.get("payment_intent")
+    if not intent:
+        return "ignored"
+    order = await session.scalar(
+        select(Order).where(Order.provider == "stripe", Order.provider_ref == intent)
+    )
+    if order is None:
+        return "ignored"
+    if selling.stripe is not None and profile.stripe_account_id:
+        refunds = await selling.stripe.refunds_of(intent, profile.stripe_account_id)
+    else:
+        refunds = [refund_result(obj)] if obj.get("object") == "refund" else []
+    recorded = outside = 0
+    for refund in refunds:
+        if refund.status not in ("succeeded", "pending"):
+            continue
+        stored = await record_payment(
+            session,
+            order,
+            kind="refund",
+            provider="stripe",
+            provider_ref=refund.id,
+            amount=refund.amount,
+            platform_fee=0,
+            business_date=today,
+        )
+        if stored is None:
+            continue
+        recorded += 1
+        if refund.vistapass_refund_id is None:
+            revoked = await apply_outside_refund(
+                session, selling, order, refund.amount, time_zone=profile.time_zone
+            )
+            outside += 1
+            log.warning(
+                "refund made outside Vistapass applied",
+                refund=refund.id,
+                order=order.code,
+                amount=refund.amount,
+                tickets_revoked=revoked,
+            )
+    return f"refunds_recorded:{recorded} outside:{outside}"
 
 
 async def refund_with_stripe(
@@ -154,6 +189,7 @@ async def refund_with_stripe(
         connected_account=account,
         idempotency_key=f"refund-{refund_id}",
         reason=stripe_reason,
+        vistapass_refund_id=refund_id,
     )
     async with tenant_session(selling.db, slug) as session:
         order = await session.get(Order, order_id)

@@ -40,6 +40,10 @@ BASIS_POINTS: Final = 10_000
 METADATA_TENANT: Final = "vistapass_tenant"
 METADATA_ORDER_ID: Final = "vistapass_order_id"
 METADATA_ORDER_CODE: Final = "vistapass_order_code"
+# On a refund Vistapass asked for; a refund without it was made elsewhere (the dashboard).
+METADATA_REFUND_ID: Final = "vistapass_refund_id"
+# More refunds than this on one payment would need paging; a ticket order has a few.
+REFUND_LIST_LIMIT: Final = 100
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class RefundResult:
     id: str
     status: str
     amount: int
+    # Ours: the refund id Vistapass gave it; None for a refund made outside Vistapass.
+    vistapass_refund_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,7 @@ class StripeGateway:
         idempotency_key: str,
         reason: str = "requested_by_customer",
         refund_application_fee: bool = False,
+        vistapass_refund_id: str | None = None,
     ) -> RefundResult:
         """Refund `amount` of a succeeded payment on the park's account.
 
@@ -274,6 +281,8 @@ class StripeGateway:
         }
         if refund_application_fee:
             params["refund_application_fee"] = True
+        if vistapass_refund_id is not None:
+            params["metadata"] = {METADATA_REFUND_ID: vistapass_refund_id}
         self._check_loop()
         try:
             refund = await self._client.v1.refunds.create_async(
@@ -282,8 +291,19 @@ class StripeGateway:
             )
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
-        data = refund.to_dict()
-        return RefundResult(id=data["id"], status=data["status"], amount=data["amount"])
+        return refund_result(refund.to_dict())
+
+    async def refunds_of(self, payment_intent: str, connected_account: str) -> list[RefundResult]:
+        """Every refund of a payment as Stripe has it now, ours and those made elsewhere."""
+        self._check_loop()
+        try:
+            page = await self._client.v1.refunds.list_async(
+                {"payment_intent": payment_intent, "limit": REFUND_LIST_LIMIT},
+                {"stripe_account": connected_account},
+            )
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        return [refund_result(refund.to_dict()) for refund in page.data]
 
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         """Verify a delivery's `Stripe-Signature` and return the event it carries.
@@ -335,6 +355,16 @@ def _intent_result(data: dict[str, Any]) -> IntentResult:
         application_fee_amount=data.get("application_fee_amount") or 0,
         latest_charge=charge,
         metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def refund_result(data: dict[str, Any]) -> RefundResult:
+    metadata = data.get("metadata") or {}
+    return RefundResult(
+        id=data["id"],
+        status=data["status"],
+        amount=data["amount"],
+        vistapass_refund_id=metadata.get(METADATA_REFUND_ID),
     )
 
 

@@ -7,7 +7,7 @@ and its error envelope, so tests exercise the real client's encoding, headers, r
 and error mapping rather than a mock of them:
 
 - `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
-- `POST /v1/refunds`, `GET /v1/refunds/{id}`.
+- `POST /v1/refunds`, `GET /v1/refunds/{id}`, `GET /v1/refunds?payment_intent=`.
 
 Objects belong to the account named by `Stripe-Account` (direct charges), as on Stripe:
 the same id asked for on another account is `resource_missing`. `Idempotency-Key` is
@@ -15,9 +15,11 @@ honoured per account: the same key with the same parameters replays the first re
 with other parameters it is an `idempotency_error`. Only successful responses are kept
 for replay, so a retried request after a failure runs again, as Stripe documents.
 
-What Stripe does outside the API (the customer paying, a refund settling) is driven from
-the test: `succeed`, `fail` and `refund_event` change the state and return the event
-Stripe would send, `signed` signs it with Stripe's scheme and `deliver` posts it.
+What Stripe does outside the API (the customer paying, a refund settling, the park
+refunding in Stripe's dashboard) is driven from the test: `succeed`, `fail`,
+`refund_event` and `dashboard_refund` change the state and return the event Stripe
+would send, `signed` signs it with Stripe's scheme and `deliver` posts it. Like
+Stripe's current API versions, a charge in an event does not list its refunds.
 """
 
 from __future__ import annotations
@@ -276,6 +278,18 @@ class FakeStripe:
             charge = self._charges[refund["charge"]].obj
             return self._event(kind, charge, stored.account)
 
+    def dashboard_refund(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Someone refunds in Stripe's dashboard (no metadata of ours): the charge.refunded
+        event Stripe then sends. `amount` None refunds what is left."""
+        with self._lock:
+            account = self._intents[intent_id].account
+            params: dict[str, Any] = {"payment_intent": intent_id}
+            if amount is not None:
+                params["amount"] = str(amount)
+            refund = self._create_refund(params, account)
+            charge = self._charges[refund["charge"]].obj
+            return self._event("charge.refunded", charge, account)
+
     signed = staticmethod(signed_event)
 
     def deliver(
@@ -387,6 +401,8 @@ class FakeStripe:
             return 200, self._find(self._intents, parts[2], account, "payment_intent", "intent")
         if method == "POST" and parts == ["v1", "refunds"]:
             return 200, self._create_refund(params, account)
+        if method == "GET" and parts == ["v1", "refunds"]:
+            return 200, self._list_refunds(params, account)
         if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "refunds"]:
             return 200, self._find(self._refunds, parts[2], account, "refund", "refund")
         raise StripeApiError(
@@ -409,6 +425,29 @@ class FakeStripe:
                 404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
             )
         return stored.obj
+
+    def _list_refunds(self, params: dict[str, Any], account: str | None) -> dict[str, Any]:
+        limit = positive_int(params, "limit") if "limit" in params else 10
+        if limit > 100:
+            raise StripeApiError(
+                400, "Limit must be between 1 and 100.", code="parameter_invalid", param="limit"
+            )
+        intent_id = params.get("payment_intent")
+        if intent_id is not None:
+            self._find(self._intents, intent_id, account, "payment_intent", "payment_intent")
+        found = [
+            stored.obj
+            for stored in self._refunds.values()
+            if stored.account == account
+            and (intent_id is None or stored.obj["payment_intent"] == intent_id)
+        ]
+        found.sort(key=lambda refund: refund["created"], reverse=True)  # newest first
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/refunds",
+        }
 
     def _create_intent(self, params: dict[str, Any], account: str | None) -> dict[str, Any]:
         intent = new_intent(params, account)

@@ -211,12 +211,93 @@ def test_a_stripe_payment_from_intent_to_tickets_to_refund(
         code=order["code"],
     )
     assert [(k, a) for k, a in money] == [("charge", 24000), ("refund", 12000)]
+    # Ours carries our refund id, so Stripe's event about it revokes nothing more.
+    [sent_refund] = fake.requests_to("POST", "/v1/refunds")
+    assert sent_refund.params["metadata"]["vistapass_refund_id"]
+    after = client.get(f"/p/{money_park}/api/v1/orders/{order['code']}?t={order['token']}")
+    assert after.json()["status"] == "partially_refunded" and after.json()["refunded"] == 12000
+    assert [t["state"] for t in after.json()["tickets"]] == ["refunded", "valid"]
     # Refunding the same ticket again, or more than was paid, is refused.
     twice = client.post(
         f"/p/{money_park}/api/v1/orders/{order['code']}/refunds?t={order['token']}",
         json={"tickets": [ticket]},
     )
     assert twice.status_code == 422 and twice.json()["error"]["code"] == "already_refunded"
+
+
+def paid_with_stripe(client: TestClient, fake: FakeStripe, slug: str, adults: int) -> Any:
+    """An order of `adults` day tickets paid by card, its webhook applied: (order, intent)."""
+    day = open_weekday(days_ahead=9)
+    lines = [{"unit": "adult", "quantity": adults}]
+    body = order_body("day-ticket", day, lines, payment="stripe")
+    order = client.post(f"/p/{slug}/api/v1/orders", json=body).json()
+    started = client.post(f"/p/{slug}/api/v1/orders/{order['code']}/payment?t={order['token']}")
+    intent = started.json()["payment_intent"]
+    assert deliver(client, fake, fake.succeed(intent)).status_code == 200
+    drain()
+    return order, intent
+
+
+def test_a_refund_made_in_stripes_dashboard_is_applied_to_the_order(
+    client, fake, money_park, stripe_settings, worker
+) -> None:
+    order, intent = paid_with_stripe(client, fake, money_park, 3)
+    link = f"/p/{money_park}/api/v1/orders/{order['code']}?t={order['token']}"
+    taken_before = taken(stripe_settings, money_park)
+
+    # The park refunds one ticket's price in Stripe's dashboard: Stripe says only
+    # `charge.refunded`, without the refund; the job asks Stripe for the list.
+    event = fake.dashboard_refund(intent, 12000)
+    assert deliver(client, fake, event).status_code == 200
+    drain()
+    shown = client.get(link).json()
+    assert (shown["status"], shown["refunded"]) == ("partially_refunded", 12000)
+    assert [t["state"] for t in shown["tickets"]] == ["valid", "valid", "refunded"]
+    assert shown["tickets"][2]["qr"] is None
+    assert taken(stripe_settings, money_park) == taken_before - 1
+    # The same refund told again (a retried delivery, another kind of event) is no news.
+    [(refund_id,)] = rows(
+        stripe_settings,
+        money_park,
+        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND order_id = "
+        "(SELECT id FROM orders WHERE code = :code)",
+        code=order["code"],
+    )
+    assert deliver(client, fake, fake.refund_event(refund_id, "refund.updated")).status_code == 200
+    assert deliver(client, fake, event).json()["duplicate"] is True
+    drain()
+    assert client.get(link).json()["refunded"] == 12000
+
+    # A goodwill refund smaller than a ticket is money only: every ticket still admits.
+    assert deliver(client, fake, fake.dashboard_refund(intent, 500)).status_code == 200
+    drain()
+    shown = client.get(link).json()
+    assert (shown["status"], shown["refunded"]) == ("partially_refunded", 12500)
+    assert [t["state"] for t in shown["tickets"]] == ["valid", "valid", "refunded"]
+
+    # The rest refunded there: the order is refunded and no ticket is left.
+    assert deliver(client, fake, fake.dashboard_refund(intent)).status_code == 200
+    drain()
+    shown = client.get(link).json()
+    assert (shown["status"], shown["refunded"]) == ("refunded", 36000)
+    assert [t["state"] for t in shown["tickets"]] == ["refunded"] * 3
+    # The 500 of goodwill came off the last ticket the order still had.
+    assert [t["refunded"] for t in shown["tickets"]] == [12000, 11500, 12000]
+    assert taken(stripe_settings, money_park) == taken_before - 3
+    refunds = rows(
+        stripe_settings,
+        money_park,
+        "SELECT p.amount FROM payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE o.code = :code AND p.kind = 'refund' ORDER BY p.amount",
+        code=order["code"],
+    )
+    assert [a for (a,) in refunds] == [500, 12000, 23500]
+
+
+def taken(settings: Settings, slug: str) -> int:
+    """Places taken in the park's buckets (the product's own, and any pool it draws on)."""
+    [(places,)] = rows(settings, slug, "SELECT COALESCE(sum(taken), 0) FROM inventory_buckets")
+    return int(places)
 
 
 def test_a_day_of_web_window_stripe_and_refunds_reconciles(
