@@ -114,6 +114,7 @@ class Scanners:
             await asyncio.gather(*(conn.request("GET", "/healthz") for conn in self.connections))
             counts = per_worker() if per_worker is not None else []
             if not counts or min(counts) > 0:
+                say(f"connections per server worker: {', '.join(map(str, counts))}")
                 return
             await self.close()
             await asyncio.sleep(0.5)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -227,6 +227,8 @@ class ZktecoAdapter:
         self._in_flight: dict[int, tuple[str, str]] = {}
         self._stamps: dict[str, str] = {}
         self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
+        # Told (serial number, command, Return code) for each result a terminal reports.
+        self.on_result: Callable[[str, str, int], None] | None = None
 
     def set_devices(self, devices: Iterable[ZktecoDevice]) -> None:
         """The terminals the edge's configuration lists now; queued commands are kept."""
@@ -389,4 +391,6 @@ class ZktecoAdapter:
             else:
                 self.stats.commands_failed += 1
                 log.warning("gate.zkteco.command_failed", sn=sn, id=result.id, code=result.code)
+            if self.on_result is not None:
+                self.on_result(sn, sent[1], result.code)
         return "OK"

@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
     zone TEXT, direction TEXT NOT NULL, settings TEXT NOT NULL
 );
+-- The cards each ZKTeco terminal may hold on its own user list: added when sent,
+-- removed when the terminal confirms their deletion (see `whitelist`).
+CREATE TABLE IF NOT EXISTS terminal_cards (
+    sn TEXT NOT NULL, pin TEXT NOT NULL, PRIMARY KEY (sn, pin)
+);
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, ticket_id TEXT, direction TEXT NOT NULL, ok INTEGER NOT NULL,
     code TEXT NOT NULL, counted INTEGER NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL,

@@ -5,7 +5,8 @@
 - `POST /scan` takes a scan as JSON (simple HTTP readers and the simulator);
 - `GET /status` says whether the hub is reachable, how many events wait in the outbox,
   when the last sync was and which devices are connected;
-- ISAPI terminals post to `/isapi/events`, ZKTeco terminals poll `/iclock/...`;
+- ISAPI terminals post to `/isapi/events`, ZKTeco terminals poll `/iclock/...` (and
+  are given the cards of today's tickets for their own user lists, `whitelist`);
 - with `--mqtt`, MQTT gates on the park's broker; with `--tcp-port`, line controllers.
 
 The hub is never in the gate-open path: adapters call the decider, which answers from
@@ -39,6 +40,7 @@ from vistapass.gate_firmware_bridge.edge.clock import EdgeClock
 from vistapass.gate_firmware_bridge.edge.decider import EdgeDecider
 from vistapass.gate_firmware_bridge.edge.store import EdgeStore
 from vistapass.gate_firmware_bridge.edge.sync import HubClient, SyncLoop
+from vistapass.gate_firmware_bridge.edge.whitelist import CardWhitelist
 from vistapass.gate_firmware_bridge.edge.wire import DeviceRow
 from vistapass.platform.logging import get_logger
 
@@ -156,6 +158,7 @@ class Edge:
         )
         self.isapi = IsapiAdapter(self.decider.decide, isapi_devices(self.store.devices))
         self.zkteco = ZktecoAdapter(self.decider.decide, zkteco_devices(self.store.devices))
+        self.whitelist = CardWhitelist(self.store, self.zkteco)
         self.mqtt: MqttAdapter | None = None
         if config.mqtt_url:
             broker = urlsplit(config.mqtt_url)
@@ -205,6 +208,7 @@ class Edge:
             while not stop.is_set():
                 await self.sync.wait_round()
                 self.refresh_devices()
+                self.whitelist.refresh(self.clock.now().astimezone(self.store.zone).date())
         finally:
             await syncing
 

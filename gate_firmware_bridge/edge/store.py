@@ -456,6 +456,27 @@ class EdgeStore:
         for item in reflected:
             self._drop_pending(item)
 
+    # -- card terminals' user lists (see `whitelist`) ---------------------------------
+
+    def terminal_cards(self) -> dict[str, set[str]]:
+        """The cards each ZKTeco terminal may hold, by serial number."""
+        held: dict[str, set[str]] = {}
+        with self.lock:
+            for r in self._db.execute("SELECT sn, pin FROM terminal_cards"):
+                held.setdefault(r["sn"], set()).add(r["pin"])
+        return held
+
+    def cards_sent(self, sn: str, pins: Iterable[str]) -> None:
+        with self.lock, self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO terminal_cards (sn, pin) VALUES (?, ?)",
+                [(sn, pin) for pin in pins],
+            )
+
+    def card_removed(self, sn: str, pin: str) -> None:
+        with self.lock, self._transaction() as db:
+            db.execute("DELETE FROM terminal_cards WHERE sn = ? AND pin = ?", (sn, pin))
+
     def prune(self, before: date) -> int:
         """Forget events older than `before` that the hub holds and no history needs."""
         with self.lock, self._transaction() as db:

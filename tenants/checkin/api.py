@@ -4,22 +4,26 @@
 entry and exit, decided by the same rules as the gates (`rules.decide`). It
 answers 200 with the decision whether the ticket was admitted or not; only a
 request that is not a scan at all (unknown direction, a mistyped ID document)
-gets an error.
+gets an error. `PUT`/`DELETE tickets/<id>/card` bind a card or wristband to a
+ticket for card-reading gates (`cards`).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, JSONBody
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from vistapass.platform.authz.permissions import requires
 from vistapass.platform.console.i18n import current_language
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.dependencies import TenantDbSession
+from vistapass.tenants.catalog.api import request_actor
+from vistapass.tenants.checkin.cards import bind_card, unbind_card
 from vistapass.tenants.checkin.frames import MAX_FRAME_BYTES, read_codes_async
 from vistapass.tenants.checkin.search import search
 from vistapass.tenants.checkin.service import Presented, park_clock, scan
@@ -43,6 +47,10 @@ class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # An ID document shown with a named ticket.
     document_type: Annotated[str, msgspec.Meta(max_length=20)] | None = None
     document_number: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+
+
+class CardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    card: Annotated[str, msgspec.Meta(max_length=40)]
 
 
 class CheckinApiController(Controller):
@@ -90,3 +98,29 @@ class CheckinApiController(Controller):
     )
     async def frames(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return {"codes": await read_codes_async(await request.body())}
+
+    @put("/tickets/{ticket_id:uuid}/card", summary="Bind a card or wristband to a ticket", opt=SCAN)
+    async def bind_card(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[CardIn],
+    ) -> dict[str, Any]:
+        ticket = await bind_card(db_session, await request_actor(request), ticket_id, data.card)
+        return {"ticket": str(ticket.id), "card": ticket.card}
+
+    @delete(
+        "/tickets/{ticket_id:uuid}/card",
+        summary="Take a ticket's card off",
+        opt=SCAN,
+        status_code=200,
+    )
+    async def unbind_card(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        ticket_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        ticket = await unbind_card(db_session, await request_actor(request), ticket_id)
+        return {"ticket": str(ticket.id), "card": ticket.card}

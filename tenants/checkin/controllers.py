@@ -9,6 +9,7 @@ through `service.scan`, the gates' rules.
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -23,7 +24,9 @@ from vistapass.platform.errors import VistapassError
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.models.base import utcnow
 from vistapass.platform.tenancy.dependencies import CurrentTenant, TenantDbSession
+from vistapass.tenants.catalog.api import request_actor
 from vistapass.tenants.checkin.api import FRAME_BODY_LIMIT, SCAN, CheckinApiController
+from vistapass.tenants.checkin.cards import bind_card, unbind_card
 from vistapass.tenants.checkin.frames import read_codes_async
 from vistapass.tenants.checkin.rules import DIRECTIONS
 from vistapass.tenants.checkin.search import search
@@ -58,6 +61,10 @@ SCRIPT_TEXTS = (
     "Named ticket: check the ID document.",
     "Entry",
     "Exit",
+    "Card or wristband",
+    "Bind card",
+    "Card {card} is bound to ticket {number}.",
+    "Ticket {number} has no card now.",
 )
 
 
@@ -83,6 +90,7 @@ class CheckinConsoleController(Controller):
         query: str = "",
         decision: Decision | None = None,
         error: str | None = None,
+        card_notice: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Template:
         profile = await get_profile(db_session)
@@ -100,6 +108,7 @@ class CheckinConsoleController(Controller):
             orders=orders,
             decision=decision_json(decision, language) if decision else None,
             error=error,
+            card_notice=card_notice,
             recent=_recent_rows(await recent(db_session), profile.time_zone, language),
             api=f"/p/{slug}/api/v1/checkin",
             script_texts={text: gettext_current(text) for text in SCRIPT_TEXTS},
@@ -174,6 +183,48 @@ class CheckinConsoleController(Controller):
                 status_code=exc.status_code,
             )
         return await self._page(request, db_session, tenant.slug, **page, decision=decision)
+
+    @post("/card", opt=SCAN, status_code=200)
+    async def card(
+        self, request: Request[Any, Any, Any], db_session: TenantDbSession, tenant: CurrentTenant
+    ) -> Template:
+        """Bind the card typed (or read by a desk reader) to a ticket from the search;
+        an empty field takes the ticket's card off."""
+        form = await request.form()
+        page = {
+            "direction": _direction(str(form.get("direction") or "")),
+            "query": str(form.get("q") or "").strip(),
+        }
+        card = str(form.get("card") or "").strip()
+        try:
+            ticket_id = uuid.UUID(str(form.get("ticket") or ""))
+        except ValueError:
+            notice = {"ok": False, "text": gettext_current("No such ticket.")}
+            return await self._page(
+                request, db_session, tenant.slug, **page, card_notice=notice, status_code=422
+            )
+        actor = await request_actor(request)
+        try:
+            if card:
+                ticket = await bind_card(db_session, actor, ticket_id, card)
+                text = gettext_current("Card {card} is bound to ticket {number}.")
+            else:
+                ticket = await unbind_card(db_session, actor, ticket_id)
+                text = gettext_current("Ticket {number} has no card now.")
+        except VistapassError as exc:
+            if exc.status_code >= 500:
+                raise
+            notice = {"ok": False, "text": gettext_current(exc.message)}
+            return await self._page(
+                request,
+                db_session,
+                tenant.slug,
+                **page,
+                card_notice=notice,
+                status_code=exc.status_code,
+            )
+        notice = {"ok": True, "text": text.format(card=card, number=ticket.position + 1)}
+        return await self._page(request, db_session, tenant.slug, **page, card_notice=notice)
 
 
 # The API and the page: what platform/core.py mounts per park.

@@ -89,6 +89,7 @@ async def search(session: AsyncSession, query: str, today: date) -> list[dict[st
                         ),
                         # Staff check a ticket in from the search through the same scan.
                         "qr": t.qr if ticket_state(t) == "valid" else None,
+                        "card": t.card,
                     }
                     for t in mine
                 ],

@@ -165,6 +165,8 @@ class Ticket(TenantBase):
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # A card or wristband bound at the gate (migration t0009: unique while bound).
+    card: Mapped[str | None] = mapped_column(String(20))
 
 
 class TicketHolder(TenantBase):

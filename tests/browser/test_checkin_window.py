@@ -183,15 +183,29 @@ def test_sell_at_the_window_then_check_in_and_out(
     click(camera, "#manual-form button[type=submit]")
     wait(camera).until(
         expected_conditions.visibility_of_element_located(
-            (By.CSS_SELECTOR, "#search-results li button")
+            (By.CSS_SELECTOR, "#search-results li > button")
         )
     )
     screenshot(camera, "checkin-03-search")
-    buttons = camera.find_elements(By.CSS_SELECTOR, "#search-results li button")
+    buttons = camera.find_elements(By.CSS_SELECTOR, "#search-results li > button")
     assert len(buttons) == 2
     camera.execute_script("arguments[0].click()", buttons[1])
     wait_for_text(camera, "#result .reason", "Entry accepted.", "manual-entry")
     screenshot(camera, "checkin-04-manual-entry")
+    # A wristband for the second visitor, for the card-reading gates: no reload.
+    card_fields = camera.find_elements(By.CSS_SELECTOR, "#search-results .card-form input")
+    assert len(card_fields) == 2
+    card_fields[1].send_keys("3001234567")
+    forms = camera.find_elements(By.CSS_SELECTOR, "#search-results .card-form")
+    camera.execute_script("arguments[0].requestSubmit()", forms[1])
+    wait_for_text(
+        camera,
+        "#search-results li:nth-of-type(2) .card-notice",
+        "Card 3001234567 is bound to ticket 2.",
+        "card",
+    )
+    camera.execute_script("arguments[0].scrollIntoView()", forms[1])
+    screenshot(camera, "checkin-04b-card-bound")
 
     # 4. The first ticket's code pasted again: its single entry is spent (red, with why).
     code_field = camera.find_element(By.ID, "code")

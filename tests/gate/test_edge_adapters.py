@@ -4,8 +4,9 @@ The hub (`vistapass serve` in a child process) lists the park's devices; the edg
 syncs them and its tickets, then admits a ticket per protocol: an MQTT turnstile on
 the machine's broker (or an embedded one), a TCP line controller, a Hikvision-style
 terminal posting ISAPI events and receiving the door-open call, a ZKTeco terminal
-pushing its attendance log, and the plain HTTP scan endpoint. Each decision is the
-edge's own, and each event reaches the hub once.
+pushing its attendance log (and given the card bound at the hub for its own user
+list), and the plain HTTP scan endpoint. Each decision is the edge's own, and
+each event reaches the hub once.
 """
 
 from __future__ import annotations
@@ -27,15 +28,31 @@ from tests.live_server import serving
 from vistapass.gate_firmware_bridge.devices.isapi import DOOR_OPEN_XML, EVENT_PATH
 from vistapass.gate_firmware_bridge.devices.mqtt import Command
 from vistapass.gate_firmware_bridge.edge.runtime import Edge, EdgeConfig
+from vistapass.platform.audit.service import Actor
 from vistapass.platform.crypto.envelope import wrapper_for
 from vistapass.platform.db import Database
 from vistapass.platform.embedded._process import free_port
 from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.checkin.cards import bind_card
 from vistapass.tenants.gates.credentials import add_device, parse_token
 
 __all__ = ["gate_park"]
 ZK_SN = "ZK0001"
+WRISTBAND = "3007654321"
+
+
+def bind_wristband(settings: Settings, slug: str, code: str) -> None:
+    """Gate staff bind a wristband to the ticket with this code, at the hub."""
+
+    async def work(db: Database) -> None:
+        async with tenant_session(db, slug) as session:
+            ticket_id = await session.scalar(
+                text("SELECT id FROM tickets WHERE qr = :c"), {"c": code}
+            )
+            await bind_card(session, Actor(None, "gate staff", None), ticket_id, WRISTBAND)
+
+    run(settings, work)
 
 
 def register_devices(settings: Settings, slug: str, token: str, terminal: Terminal) -> None:
@@ -70,7 +87,8 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
     migrated: Settings, gate_park: tuple[str, Any], tmp_path: Path
 ) -> None:
     slug, today = gate_park
-    codes = day_tickets(migrated, slug, today, 5)
+    codes = day_tickets(migrated, slug, today, 6)
+    bind_wristband(migrated, slug, codes[5])
     token = edge_token(migrated, slug, "All protocols")
     hub_settings = migrated.model_copy(update={"host": "127.0.0.1", "port": free_port()})
 
@@ -89,7 +107,7 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
             )
             turnstile = Turnstile(host, port, slug, "turnstile-1")
             async with edge.running(), serve(edge.app()) as base:
-                await eventually(lambda: len(edge.store.tickets) >= 5, within=30)
+                await eventually(lambda: len(edge.store.tickets) >= 6, within=30)
                 await eventually(lambda: "hik-east" in edge.store.devices, within=30)
                 await eventually(lambda: edge.isapi.devices != [], within=30)
                 results: dict[str, Any] = {}
@@ -118,6 +136,21 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
                         content=f"4242\t{today} 09:30:00\t0\t1\t0\n".encode(),
                     )
                     results["zkteco"] = (shake.status_code, pushed.status_code, pushed.text)
+                    # The wristband bound at the hub is on the terminal's list by its
+                    # next poll; the terminal admits it and the edge records it.
+                    listed = ""
+                    for _ in range(100):
+                        poll = await http.get("/iclock/getrequest", params={"SN": ZK_SN})
+                        listed += poll.text
+                        if WRISTBAND in listed:
+                            break
+                        await asyncio.sleep(0.1)
+                    results["zk_list"] = listed
+                    await http.post(
+                        "/iclock/cdata",
+                        params={"SN": ZK_SN, "table": "ATTLOG"},
+                        content=f"{WRISTBAND}\t{today} 09:31:00\t0\t1\t0\n".encode(),
+                    )
                     # The plain HTTP scan endpoint, and the same code again.
                     first = await http.post("/scan", json={"device": "web-1", "value": codes[3]})
                     again = await http.post("/scan", json={"device": "web-1", "value": codes[3]})
@@ -137,6 +170,7 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
     assert results["isapi"] == 200 and results["door"] is True
     assert opened == [("/ISAPI/AccessControl/RemoteControl/door/2", DOOR_OPEN_XML)]
     assert results["zkteco"][:2] == (200, 200) and results["zkteco"][2].startswith("OK")
+    assert f"DATA UPDATE USERINFO PIN={WRISTBAND}\t" in results["zk_list"]
     assert results["http"] == ("ok", "already_used")
     assert results["bad"][0] == 400
 
@@ -151,6 +185,6 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
     assert by_device["turnstile-1"] == ("ok", True)
     assert by_device["line-1"] == ("ok", True)
     assert by_device["hik-east"] == ("ok", True)
-    assert by_device[ZK_SN] == ("unknown_credential", False)
+    assert [e[1:] for e in events if e[0] == ZK_SN] == [("unknown_credential", False), ("ok", True)]
     assert [e for e in events if e[0] == "web-1"] == [("web-1", "ok", True),
                                                      ("web-1", "already_used", False)]  # fmt: skip

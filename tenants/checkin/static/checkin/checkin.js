@@ -179,8 +179,36 @@
         [direction === "entry" ? t("Check in") : t("Check out")]);
       button.addEventListener("click", function () { scan(ticket.qr, true); });
       row.appendChild(button);
+      row.appendChild(cardForm(ticket));
     }
     return row;
+  }
+
+  // A card or wristband for gates that read cards: bound through the API, no reload.
+  function cardForm(ticket) {
+    var id = "card-" + ticket.id;
+    var field = el("input", { id: id, name: "card", inputmode: "numeric", autocomplete: "off", maxlength: "20" });
+    field.value = ticket.card || "";
+    var status = el("span", { "class": "card-notice", role: "status" });
+    var form = el("form", { "class": "card-form" }, [
+      el("label", { "for": id }, [t("Card or wristband")]), field,
+      el("button", { type: "submit", "class": "secondary" }, [t("Bind card")]), status
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var card = (field.value || "").trim();
+      var url = api + "/tickets/" + ticket.id + "/card";
+      var sent = card ? request("PUT", url, JSON.stringify({ card: card }), "application/json") : request("DELETE", url);
+      sent.then(function (answer) {
+        status.setAttribute("data-ok", "true");
+        status.textContent = answer.card ? t("Card {card} is bound to ticket {number}.").replace("{card}", answer.card).replace("{number}", ticket.number)
+          : t("Ticket {number} has no card now.").replace("{number}", ticket.number);
+      }).catch(function (error) {
+        status.setAttribute("data-ok", "false");
+        status.textContent = error.message;
+      });
+    });
+    return form;
   }
 
   function search(q, reveal) {
