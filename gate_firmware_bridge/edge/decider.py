@@ -20,13 +20,17 @@ committed in one transaction (see `batcher`): the signature checks of the next
 batch run while this one is written. `decide_now` decides one scan on the
 caller's thread, the same way, as a batch of one.
 
-Real names: the hub keys document hashes with the park's secret lookup key,
-which the contract does not send to edges (with it and the synced hashes, a
-stolen edge disk would give up every holder's ID number to a brute force of the
-small ID-number space). Without a `document_hasher` an edge therefore cannot
-read an ID card: a bare `id_card` scan is answered `unknown_credential`, and
-an ID presented with a QR code is not compared (as when no ID is presented).
-A park that accepts the risk can configure `lookup_hasher(lookup_key)`.
+Real names: an ID card presented with a named ticket's code is compared with
+the ticket's own holder check, a salted scrypt of the holder's ID number made at
+sale time (`tenants/visitors/gate_check.py`); the hashing runs with the
+signature check, outside the lock. The hub keys its document lookup hashes with
+the park's secret lookup key, which the contract does not send to edges (with
+it and the synced hashes, a stolen edge disk would give up every holder's ID
+number to a brute force of the small ID-number space). Without a
+`document_hasher` an edge therefore cannot look a bare ID card up: an `id_card`
+scan is answered `unknown_credential`, and a ticket without a holder check (sold
+before there were any) is not compared. A park that accepts the risk can
+configure `lookup_hasher(lookup_key)`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vistapass.gate_firmware_bridge.devices.base import Answer, Scan
@@ -51,6 +55,7 @@ from vistapass.tenants.checkin.rules import MAX_CODE, TicketFacts, decide, messa
 from vistapass.tenants.tickets.codec import TicketFlags, TicketInvalid, TicketPayload
 from vistapass.tenants.tickets.verify import verify_ticket
 from vistapass.tenants.visitors.documents import CN_ID, DocumentInvalid, normalise_document
+from vistapass.tenants.visitors.gate_check import SALT_BYTES, presented_digest
 
 log = get_logger(__name__)
 
@@ -166,12 +171,21 @@ class _Request:
 
 
 @dataclass(frozen=True, slots=True)
+class _HolderDigest:
+    """An ID number presented with a named ticket, hashed with that ticket's salt."""
+
+    check: bytes  # the ticket's holder check it was hashed for
+    digest: bytes | None  # None: not a valid ID card number
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     """A request made ready for the writer, off the event loop and outside the lock."""
 
     request: _Request
     event_id: str
     checked: _Checked | None  # its QR code's signature check; None: no code, or not yet
+    holder: _HolderDigest | None = None  # the presented ID, for a named ticket
 
 
 class EdgeDecider:
@@ -245,7 +259,21 @@ class EdgeDecider:
             return _Prepared(request, event_id, None)
         keys = self.store.keys
         checked = self._check(self._cache_for(keys), scan.value.strip(), keys)
-        return _Prepared(request, event_id, checked)
+        holder = None
+        if scan.document is not None and isinstance(checked.result, TicketPayload):
+            holder = self._holder_digest(checked.result.ticket_id, scan.document)
+        return _Prepared(request, event_id, checked, holder)
+
+    def _holder_digest(self, ticket_id: uuid.UUID, document: str) -> _HolderDigest | None:
+        """The presented number hashed for the ticket's holder check; None when it has none."""
+        cached = self.store.tickets.get(ticket_id)
+        check = cached.row.holder_check if cached is not None else None
+        if check is None or len(check) <= SALT_BYTES:
+            return None
+        try:
+            return _HolderDigest(check, presented_digest(check, document))
+        except DocumentInvalid:
+            return _HolderDigest(check, None)
 
     def _decide_batch(self, batch: Sequence[_Prepared]) -> list[Outcome | BaseException]:
         """Decide the requests in order, and commit their events together."""
@@ -347,7 +375,7 @@ class EdgeDecider:
         return _Subject(payload=payload, facts=cached.facts)
 
     def _subjects(
-        self, scan: Scan, checked: _Checked | None
+        self, scan: Scan, checked: _Checked | None, holder: _HolderDigest | None = None
     ) -> tuple[list[_Subject], bytes | None]:
         """The tickets a scan may stand for, and the presented document's hash."""
         value = scan.value.strip()
@@ -358,6 +386,16 @@ class EdgeDecider:
             payload = verified
             cached = self.store.tickets.get(payload.ticket_id)
             facts = cached.facts if cached is not None else _facts_from_code(payload)
+            if scan.document is not None and cached is not None and cached.row.holder_check:
+                # Compared with the ticket's own check: hashed before the lock, unless the
+                # ticket's check changed since (then here).
+                check = cached.row.holder_check
+                if holder is None or holder.check != check:
+                    holder = self._holder_digest(payload.ticket_id, scan.document)
+                if holder is None or holder.digest is None:
+                    return [_Subject("real_name_mismatch")], None
+                facts = replace(facts, holder_hash=check[SALT_BYTES:])
+                return [_Subject(payload=payload, facts=facts)], holder.digest
             try:
                 presented = self._presented(scan.document)
             except DocumentInvalid:
@@ -393,7 +431,7 @@ class EdgeDecider:
         direction = scan.direction
         if device is not None and device.direction in ("entry", "exit"):
             direction = device.direction  # type: ignore[assignment]
-        subjects, presented = self._subjects(scan, prepared.checked)
+        subjects, presented = self._subjects(scan, prepared.checked, prepared.holder)
         code, counted, ticket_id = "", False, None
         for subject in subjects:
             if subject.payload is None or subject.facts is None:

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, entitlement TEXT NOT NULL,
     revoked INTEGER NOT NULL, revoked_reason TEXT, holder_hash BLOB, card TEXT,
     entries_total INTEGER NOT NULL, entries_today INTEGER NOT NULL, first_entry_day TEXT,
-    inside INTEGER NOT NULL, last_exit_at TEXT, baseline_day TEXT NOT NULL
+    inside INTEGER NOT NULL, last_exit_at TEXT, baseline_day TEXT NOT NULL,
+    holder_check BLOB
 );
 CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_outbox ON events (uploaded) WHERE uploaded = 0;
 CREATE INDEX IF NOT EXISTS events_overlay ON events (reflected) WHERE reflected = 0 AND ok = 1;
 """
+
+# Columns added after a store's first release: (table, column, type), added when missing.
+ADDED_COLUMNS = (("tickets", "holder_check", "BLOB"),)
 
 EVENT_COLUMNS = "id, ticket_id, direction, ok, code, counted, day, at, device, zone, offline"
 
@@ -100,6 +104,7 @@ def ticket_from_db(r: sqlite3.Row) -> CachedTicket:
         inside=bool(r["inside"]),
         last_exit_at=datetime.fromisoformat(r["last_exit_at"]) if r["last_exit_at"] else None,
         card=r["card"],
+        holder_check=bytes(r["holder_check"]) if r["holder_check"] is not None else None,
     )
     return cached(row, date.fromisoformat(r["baseline_day"]))
 

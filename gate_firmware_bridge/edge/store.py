@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from vistapass.gate_firmware_bridge.edge import checkpoint
 from vistapass.gate_firmware_bridge.edge.clock import ClockJump
 from vistapass.gate_firmware_bridge.edge.rows import (
+    ADDED_COLUMNS,
     EVENT_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -128,6 +129,10 @@ class EdgeStore:
         # Checkpoints run beside the writer (see `checkpoint`); this one is a backstop.
         self._db.execute(f"PRAGMA wal_autocheckpoint={checkpoint.LIMIT_PAGES}")
         self._db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._checkpointer = checkpoint.Checkpointer(self.path)
         # A store dropped without `close` (tests, tools) must not leave its thread behind.
@@ -391,7 +396,7 @@ class EdgeStore:
         if batch.full:
             db.execute("DELETE FROM tickets")
         db.executemany(
-            "INSERT OR REPLACE INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     str(t.id),
@@ -409,6 +414,7 @@ class EdgeStore:
                     t.inside,
                     iso(t.last_exit_at) if t.last_exit_at else None,
                     day.isoformat(),
+                    t.holder_check,
                 )
                 for t in batch.tickets
             ],

@@ -54,6 +54,8 @@ class TicketRow:
     # Not in the contract yet: a wristband/RFID number bound to the ticket. An edge
     # reads it when a hub sends it, so `card` scans work the day the hub does.
     card: str | None = None
+    # A named ticket's salted check of its holder's ID card (tenants/visitors/gate_check.py).
+    holder_check: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ def _ticket(raw: Any) -> TicketRow:
     last_exit = raw.get("last_exit_at")
     holder = raw.get("holder_hash")
     card = raw.get("card")
+    check = raw.get("holder_check")
     return TicketRow(
         id=ticket_id,
         product_number=_need(raw, "product_number", int),
@@ -183,6 +186,7 @@ def _ticket(raw: Any) -> TicketRow:
         inside=bool(raw.get("inside")),
         last_exit_at=_datetime(last_exit, "last_exit_at") if last_exit else None,
         card=str(card) if card not in (None, "") else None,
+        holder_check=_b64(check, "holder_check") if check is not None else None,
     )
 
 

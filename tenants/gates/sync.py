@@ -38,7 +38,8 @@ _XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
 _TICKETS = text(
     """
     SELECT t.id, p.number AS product_number, t.valid_from, t.valid_to, t.entitlement,
-           t.revoked_at IS NOT NULL AS revoked, t.revoked_reason, h.document_hash, t.card
+           t.revoked_at IS NOT NULL AS revoked, t.revoked_reason, h.document_hash,
+           h.gate_check, t.card
       FROM tickets t
       JOIN orders o ON o.id = t.order_id
       JOIN products p ON p.id = o.product_id
@@ -81,6 +82,7 @@ def _ticket(row: Any, history: History) -> dict[str, Any]:
         "revoked": row.revoked,
         "revoked_reason": row.revoked_reason,
         "holder_hash": _b64(row.document_hash),
+        "holder_check": _b64(row.gate_check),
         "card": row.card,
         "entries_total": history.entries_total,
         "entries_today": history.entries_today,

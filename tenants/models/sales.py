@@ -177,6 +177,8 @@ class TicketHolder(TenantBase):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     document_type: Mapped[str] = mapped_column(String(20))  # cn_id, passport, hk_mo_permit...
     document_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    # Salt and scrypt of the ID number, for edges to compare offline (gate_check.py).
+    gate_check: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)  # AES-GCM: {"name", "number"}
     data_key_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(

@@ -24,6 +24,7 @@ from vistapass.tenants.keys.service import current_data_key, data_key, lookup_ke
 from vistapass.tenants.models import Order, Ticket, TicketHolder
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.visitors.documents import normalise_document
+from vistapass.tenants.visitors.gate_check import new_holder_check
 
 MAX_NAME = 100
 # Hashes are keyed by the park's first data key, so they stay the same for good.
@@ -138,6 +139,7 @@ async def claim_identities(
                 id=holder_id,
                 document_type=holder.document_type,
                 document_hash=digest,
+                gate_check=new_holder_check(holder.document_type, holder.document_number),
                 sealed=sealed,
                 data_key_id=key_id,
             )

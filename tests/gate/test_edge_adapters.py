@@ -25,6 +25,7 @@ from tests.gate.devices.test_isapi import event, multipart
 from tests.gate.devices.test_mqtt import Turnstile
 from tests.gate.test_edge_and_hub import day_tickets, edge_token, gate_park, query
 from tests.live_server import serving
+from tests.tenants.checkin.support import cn_id, sell, with_selling
 from vistapass.gate_firmware_bridge.devices.isapi import DOOR_OPEN_XML, EVENT_PATH
 from vistapass.gate_firmware_bridge.devices.mqtt import Command
 from vistapass.gate_firmware_bridge.edge.runtime import Edge, EdgeConfig
@@ -36,10 +37,12 @@ from vistapass.platform.settings import Settings
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.checkin.cards import bind_card
 from vistapass.tenants.gates.credentials import add_device, parse_token
+from vistapass.tenants.orders.holders import HolderIn
 
 __all__ = ["gate_park"]
 ZK_SN = "ZK0001"
 WRISTBAND = "3007654321"
+HOLDER = HolderIn("Qian Li", "cn_id", cn_id(serial="912"))
 
 
 def bind_wristband(settings: Settings, slug: str, code: str) -> None:
@@ -89,6 +92,10 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
     slug, today = gate_park
     codes = day_tickets(migrated, slug, today, 6)
     bind_wristband(migrated, slug, codes[5])
+    named = with_selling(
+        migrated,
+        lambda selling: sell(selling, slug, "annual-card", today, {"adult": 1}, holders=(HOLDER,)),
+    )["tickets"][0]["qr"]
     token = edge_token(migrated, slug, "All protocols")
     hub_settings = migrated.model_copy(update={"host": "127.0.0.1", "port": free_port()})
 
@@ -107,7 +114,7 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
             )
             turnstile = Turnstile(host, port, slug, "turnstile-1")
             async with edge.running(), serve(edge.app()) as base:
-                await eventually(lambda: len(edge.store.tickets) >= 6, within=30)
+                await eventually(lambda: len(edge.store.tickets) >= 7, within=30)
                 await eventually(lambda: "hik-east" in edge.store.devices, within=30)
                 await eventually(lambda: edge.isapi.devices != [], within=30)
                 results: dict[str, Any] = {}
@@ -155,6 +162,14 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
                     first = await http.post("/scan", json={"device": "web-1", "value": codes[3]})
                     again = await http.post("/scan", json={"device": "web-1", "value": codes[3]})
                     results["http"] = (first.json()["code"], again.json()["code"])
+                    # A named ticket with an ID card shown: compared at the edge, offline.
+                    shown = []
+                    for number in (cn_id(serial="913"), HOLDER.document_number):
+                        answer = await http.post(
+                            "/scan", json={"device": "id-1", "value": named, "document": number}
+                        )
+                        shown.append(answer.json()["code"])
+                    results["named"] = shown
                     bad = await http.post("/scan", json={"device": "web-1", "value": 5})
                     results["bad"] = (bad.status_code, bad.json().get("detail"))
                 await eventually(lambda: edge.store.outbox_size == 0, within=30)
@@ -172,6 +187,7 @@ def test_each_protocol_admits_through_the_edge_and_reaches_the_hub(
     assert results["zkteco"][:2] == (200, 200) and results["zkteco"][2].startswith("OK")
     assert f"DATA UPDATE USERINFO PIN={WRISTBAND}\t" in results["zk_list"]
     assert results["http"] == ("ok", "already_used")
+    assert results["named"] == ["real_name_mismatch", "ok"]
     assert results["bad"][0] == 400
 
     async def stored(session: Any) -> list[tuple[str, str, bool]]:

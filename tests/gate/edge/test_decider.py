@@ -29,7 +29,8 @@ from vistapass.gate_firmware_bridge.edge.decider import EdgeDecider, lookup_hash
 from vistapass.gate_firmware_bridge.edge.store import EdgeStore
 from vistapass.gate_firmware_bridge.edge.wire import parse_sync
 from vistapass.tenants.tickets.codec import TicketFlags, holder_marker, sign_payload
-from vistapass.tenants.visitors.documents import cn_id_check_char
+from vistapass.tenants.visitors.documents import CN_ID, cn_id_check_char
+from vistapass.tenants.visitors.gate_check import new_holder_check
 
 
 def cn_id(serial: str = "123") -> str:
@@ -259,6 +260,34 @@ def test_with_the_lookup_key_id_cards_are_matched(tmp_path: Path) -> None:
     marked = Ticket(marker=holder_marker(holder), flags=TicketFlags.REAL_NAME)
     assert codes(decider, marked.scan(document=cn_id("456"))) == ["real_name_mismatch"]
     assert codes(decider, marked.scan(document=cn_id())) == ["ok"]
+
+
+def test_an_id_shown_with_a_named_ticket_is_checked_against_its_own_salted_hash(
+    tmp_path: Path,
+) -> None:
+    """No lookup key at the edge: each named ticket carries its holder's check."""
+    holder, other = cn_id(), cn_id("456")
+    named = Ticket(
+        holder_hash=b64(b"\x01" * 32),  # the hub's lookup hash: useless without its key
+        holder_check=b64(new_holder_check(CN_ID, holder) or b""),
+        entitlement=entitlement(real_name_required=True, entries_per_day=5, entries_total=5),
+    )
+    decider, clock = edge(tmp_path, [named])
+    # The batched path hashes before the lock; `decide_now` under it: both the same.
+    assert asyncio.run(decider.decide(named.scan(document=other))).code == "real_name_mismatch"
+    assert codes(decider, named.scan(document=other)) == ["real_name_mismatch"]
+    assert codes(decider, named.scan(document="110101199003071230")) == ["real_name_mismatch"]
+    assert asyncio.run(decider.decide(named.scan(document=holder))).code == "ok"
+    # Out, and back after the re-entry cooldown: without an ID shown, nothing to compare.
+    clock.advance(minutes=1)
+    assert codes(decider, named.scan("exit")) == ["ok"]
+    clock.advance(minutes=10)
+    assert codes(decider, named.scan()) == ["ok"]
+    # The edge's disk holds no number, and no hash that the park's key made.
+    raw = (tmp_path / "edge.sqlite3").read_bytes()
+    assert holder.encode() not in raw
+    events = decider.store.pending(20)
+    assert [e.code for e in events][:3] == ["real_name_mismatch"] * 3
 
 
 def test_face_tickets_ask_the_hook_or_are_refused(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import timedelta
 
 from sqlalchemy import text
 
 from tests.conftest import run
+from tests.tenants.checkin.support import cn_id, sell, with_selling
 from tests.tenants.gates.support import (
     auth,
     client,
@@ -21,6 +23,8 @@ from tests.tenants.gates.support import (
 )
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.gates.sync import make_cursor
+from vistapass.tenants.orders.holders import HolderIn
+from vistapass.tenants.visitors.gate_check import CHECK_BYTES, matches, presented_digest
 
 __all__ = ["client", "sale_park"]
 
@@ -124,3 +128,29 @@ def test_a_cursor_from_another_day_or_unreadable_gets_a_full_snapshot(
         answer = sync(client, token, cursor).json()
         assert answer["full"] is True, cursor
         assert ticket["id"] in {t["id"] for t in answer["tickets"]}
+
+
+def test_a_named_ticket_carries_its_holders_salted_check_and_no_number(
+    client, migrated, sale_park
+) -> None:
+    number = cn_id(serial="519")
+    holder = HolderIn("Zhou Yan", "cn_id", number)
+    order = with_selling(
+        migrated,
+        lambda selling: sell(
+            selling, sale_park, "annual-card", park_today(), {"adult": 1}, holders=(holder,)
+        ),
+    )
+    [ticket] = order["tickets"]
+    body = sync(client, mint(migrated, sale_park)).json()
+    synced = {t["id"]: t for t in body["tickets"]}[ticket["id"]]
+    check = base64.b64decode(synced["holder_check"])
+    assert len(check) == CHECK_BYTES
+    # The edge's comparison: the holder's number fits, another does not.
+    assert matches(check, presented_digest(check, number))
+    assert not matches(check, presented_digest(check, cn_id(serial="520")))
+    assert number not in json.dumps(body)
+    # Day tickets have no holder, so nothing to check.
+    plain = sold(migrated, sale_park)["tickets"][0]
+    again = {t["id"]: t for t in sync(client, mint(migrated, sale_park)).json()["tickets"]}
+    assert again[plain["id"]]["holder_check"] is None
