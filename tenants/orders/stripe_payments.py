@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.logging import get_logger
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.ledger.service import record_payment
-from vistapass.tenants.models import Order, ParkProfile
+from vistapass.tenants.models import Order, ParkProfile, Payment
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.payment import confirm_payment
 from vistapass.tenants.orders.refunds import apply_outside_refund
 from vistapass.tenants.orders.service import OrderError, is_expired, load_order
 from vistapass.tenants.park.service import get_profile
-from vistapass.tenants.payments.stripe_gateway import refund_result
+from vistapass.tenants.payments.stripe_gateway import RefundResult, refund_result
 
 REFUND_EVENTS = frozenset({"charge.refunded", "refund.created", "refund.updated"})
 
@@ -142,16 +142,7 @@ async def _apply_refunds(
     for refund in refunds:
         if refund.status not in ("succeeded", "pending"):
             continue
-        stored = await record_payment(
-            session,
-            order,
-            kind="refund",
-            provider="stripe",
-            provider_ref=refund.id,
-            amount=refund.amount,
-            platform_fee=0,
-            business_date=today,
-        )
+        stored = await _record_refund(session, order, refund, today)
         if stored is None:
             continue
         recorded += 1
@@ -195,13 +186,20 @@ async def refund_with_stripe(
         order = await session.get(Order, order_id)
         profile = await get_profile(session)
         assert order is not None
-        await record_payment(
-            session,
-            order,
-            kind="refund",
-            provider="stripe",
-            provider_ref=result.id,
-            amount=result.amount,
-            platform_fee=0,
-            business_date=local_now(profile.time_zone).date(),
-        )
+        await _record_refund(session, order, result, local_now(profile.time_zone).date())
+
+
+async def _record_refund(
+    session: AsyncSession, order: Order, refund: RefundResult, day: date
+) -> Payment | None:
+    """Stripe's refund in the ledger, once by its id (None: it was there already)."""
+    return await record_payment(
+        session,
+        order,
+        kind="refund",
+        provider="stripe",
+        provider_ref=refund.id,
+        amount=refund.amount,
+        platform_fee=0,
+        business_date=day,
+    )

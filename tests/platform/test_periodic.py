@@ -8,25 +8,16 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 import redis
-from dramatiq.brokers.redis import RedisBroker
 
-from tests.platform.test_jobs import clear, queued
+from tests.platform.test_jobs import broker, queued
 from vistapass.platform.settings import Settings
 from vistapass.platform.worker.broker import configure_broker
 from vistapass.platform.worker.periodic import PeriodicJob, PeriodicJobs, due_key, send_due
 from vistapass.platform.worker.registry import register, unregister
 
+__all__ = ["broker"]  # the fixture, shared with test_jobs
 HOURLY = PeriodicJob("tests.hourly", 3600)
 DAILY = PeriodicJob("tests.daily", 86400)
-
-
-@pytest.fixture
-def broker(migrated: Settings) -> Iterator[RedisBroker]:
-    broker = configure_broker(migrated)
-    clear(broker)
-    yield broker
-    clear(broker)
-    broker.close()
 
 
 @pytest.fixture

@@ -93,6 +93,22 @@ async def live_places(selling: Selling, slug: str, product: str) -> tuple[int, i
         return int(ordered or 0), int(taken or 0)
 
 
+async def pay(selling: Selling, slug: str, code: str) -> str:
+    """The test provider's money arriving for an order; what confirming it did."""
+    async with tenant_session(selling.db, slug) as session:
+        order = await load_order(session, code)
+        return await confirm_payment(
+            session,
+            selling,
+            order,
+            provider="test",
+            provider_ref=f"test_{code}",
+            amount=order.total,
+            platform_fee=0,
+            business_date=open_weekday(),
+        )
+
+
 async def rush(selling: Selling, slug: str, product: str, buyers: int) -> list[Any]:
     async def one() -> Any:
         try:
@@ -247,19 +263,7 @@ def test_unpaid_orders_past_their_hold_expire_with_no_sale_to_notice(migrated, p
     async def work(selling: Selling) -> None:
         unpaid = [await place(selling, park, request_for(product), None) for _ in range(2)]
         paid = await place(selling, park, request_for(product), None)
-        async with tenant_session(selling.db, park) as session:
-            order = await load_order(session, paid["code"])
-            outcome = await confirm_payment(
-                session,
-                selling,
-                order,
-                provider="test",
-                provider_ref=f"test_{paid['code']}",
-                amount=order.total,
-                platform_fee=0,
-                business_date=open_weekday(),
-            )
-            assert outcome == "paid"
+        assert await pay(selling, park, paid["code"]) == "paid"
         await expire_all(selling, park, product)
         # What the worker's periodic job runs, park by park; a second run finds nothing.
         tasks.use_selling(selling)
@@ -281,25 +285,11 @@ def test_unpaid_orders_past_their_hold_expire_with_no_sale_to_notice(migrated, p
 def test_a_late_payment_buys_free_places_or_is_refunded_when_they_are_gone(migrated, park) -> None:
     product = run(migrated, lambda db: slot_product(db, park, 1))
 
-    async def pay(selling: Selling, code: str) -> str:
-        async with tenant_session(selling.db, park) as session:
-            order = await load_order(session, code)
-            return await confirm_payment(
-                session,
-                selling,
-                order,
-                provider="test",
-                provider_ref=f"test_{code}",
-                amount=order.total,
-                platform_fee=0,
-                business_date=open_weekday(),
-            )
-
     async def work(selling: Selling) -> None:
         late = await place(selling, park, request_for(product), None)
         await expire_all(selling, park, product)
         # The place is still free: the late payment gets it.
-        assert await pay(selling, late["code"]) == "paid"
+        assert await pay(selling, park, late["code"]) == "paid"
         assert await live_places(selling, park, product) == (1, 1)
         async with tenant_session(selling.db, park) as session:
             assert (await load_order(session, late["code"])).status == "paid"
@@ -315,19 +305,8 @@ def test_a_late_payment_after_the_place_was_resold_is_refunded(migrated, park) -
         await expire_all(selling, park, product)
         winner = await place(selling, park, request_for(product), None)
         async with tenant_session(selling.db, park) as session:
-            order = await load_order(session, late["code"])
-            assert order.status == "expired"
-            outcome = await confirm_payment(
-                session,
-                selling,
-                order,
-                provider="test",
-                provider_ref=f"test_{late['code']}",
-                amount=order.total,
-                platform_fee=0,
-                business_date=open_weekday(),
-            )
-        assert outcome == "refunded_sold_out"
+            assert (await load_order(session, late["code"])).status == "expired"
+        assert await pay(selling, park, late["code"]) == "refunded_sold_out"
         async with tenant_session(selling.db, park) as session:
             refunded = await load_order(session, late["code"])
             assert refunded.status == "refunded"
