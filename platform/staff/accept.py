@@ -31,6 +31,35 @@ from vistapass.platform.staff import service
 from vistapass.platform.tenancy.binding import control_session, tenant_session
 
 ACCEPT_PATH = "/invitations/accept"
+# Attempts to accept per client address and hour. Each may hash a new password, and
+# only a person with a fresh link has any business here, so a few dozen is plenty.
+ACCEPTS_PER_HOUR = 20
+ACCEPT_WINDOW_SECONDS = 3600
+
+
+class TooManyAttempts(VistapassError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+async def limit_attempts(request: Request[Any, Any, Any]) -> None:
+    """Count this attempt against the client's address; 429 past `ACCEPTS_PER_HOUR`."""
+    ip = client_ip(request)
+    if ip is None:
+        return
+    redis = request.app.state.redis
+    key = f"{request.app.state.settings.redis_namespace}:invitations:ip:{ip}"
+    count = await redis.incr(key)
+    if count == 1:
+        await redis.expire(key, ACCEPT_WINDOW_SECONDS)
+    if count > ACCEPTS_PER_HOUR:
+        retry_after = max(1, int(await redis.ttl(key)))
+        error = TooManyAttempts(
+            "Too many attempts to accept an invitation from your address; try again later.",
+            details={"retry_after": retry_after},
+        )
+        error.headers = {"Retry-After": str(retry_after)}
+        raise error
 
 
 @dataclass
@@ -143,11 +172,16 @@ class InvitationController(Controller):
         self, request: Request[Any, Any, Any], data: URLEncodedBody[AcceptIn]
     ) -> Template | Redirect:
         try:
+            await limit_attempts(request)
             slug, session_id = await accept_invitation(request, data)
         except VistapassError as exc:
             # Token and e-mail errors are answered as such; a weak password or a
             # missing name is shown on the form so the person can fix it.
-            if not wants_html(request) or exc.code in ("invalid_token", "not_authenticated"):
+            if not wants_html(request) or exc.code in (
+                "invalid_token",
+                "not_authenticated",
+                "too_many_attempts",
+            ):
                 raise
             return await _view(request, data.token, error=exc)
         response = Redirect(f"/p/{slug}/console/", status_code=303)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
+from redis import Redis
 
 from tests.conftest import sign_in
 from tests.platform.staff.helpers import (
@@ -23,6 +24,7 @@ from tests.platform.staff.helpers import (
 from vistapass.platform.app import create_app
 from vistapass.platform.identity.sessions import SESSION_COOKIE
 from vistapass.platform.settings import Settings
+from vistapass.platform.staff.accept import ACCEPTS_PER_HOUR
 
 
 @pytest.fixture
@@ -279,3 +281,22 @@ def test_one_person_holds_different_roles_at_two_parks(
     # The policy was reloaded: a manager reads beta's staff, a cashier not alpha's.
     assert client.get("/p/beta/api/v1/staff", headers=api(client)).status_code == 200
     assert client.get("/p/alpha/api/v1/staff", headers=api(client)).status_code == 403
+
+
+def test_accepting_is_limited_per_address(client, migrated) -> None:
+    """Each attempt may hash a password: one address gets a few dozen an hour."""
+    redis = Redis.from_url(migrated.redis_url)
+    key = f"{migrated.redis_namespace}:invitations:ip:testclient"
+    redis.delete(key)  # the tests before this one accepted from the same address
+    attempts = [
+        client.post("/invitations/accept", data={"token": f"guess-{n}"}, headers=csrf(client))
+        for n in range(ACCEPTS_PER_HOUR + 1)
+    ]
+    assert {a.json()["error"]["code"] for a in attempts[:-1]} == {"invalid_token"}
+    limited = attempts[-1]
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "too_many_attempts"
+    assert 0 < int(limited.headers["retry-after"]) <= 3600
+    # Later tests accept from the same test client: give the address its hour back.
+    redis.delete(key)
+    redis.close()
