@@ -58,7 +58,8 @@ async def record_payment(
     ).first()
     if inserted is None:
         return None
-    sign = 1 if kind == "charge" else -1
+    # A reversal (a refund the provider could not pay) takes back a refund line.
+    sign = -1 if kind == "refund" else 1
     lines = [("sale" if kind == "charge" else "refund", sign * amount)]
     if platform_fee:
         lines.append(("platform_fee", -platform_fee))
@@ -122,7 +123,8 @@ async def daily_report(session: AsyncSession, day: date, currency: str) -> Daily
             text(
                 "SELECT provider, "
                 "COALESCE(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charges, "
-                "COALESCE(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds, "
+                "COALESCE(sum(amount) FILTER (WHERE kind = 'refund'), 0) - "
+                "COALESCE(sum(amount) FILTER (WHERE kind = 'reversal'), 0) AS refunds, "
                 "COALESCE(sum(platform_fee), 0) AS fees FROM payments "
                 "WHERE business_date = :day GROUP BY provider ORDER BY provider"
             ),

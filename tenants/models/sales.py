@@ -248,7 +248,7 @@ class Payment(TenantBase):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # charge / refund
+    kind: Mapped[str] = mapped_column(String(10))  # charge / refund / reversal (t0011)
     provider: Mapped[str] = mapped_column(String(30))
     provider_ref: Mapped[str] = mapped_column(Text)
     amount: Mapped[int] = mapped_column(BigInteger)  # always positive

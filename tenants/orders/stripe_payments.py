@@ -28,7 +28,7 @@ from vistapass.tenants.orders.service import OrderError, is_expired, load_order
 from vistapass.tenants.park.service import get_profile
 from vistapass.tenants.payments.stripe_gateway import RefundResult, refund_result
 
-REFUND_EVENTS = frozenset({"charge.refunded", "refund.created", "refund.updated"})
+REFUND_EVENTS = frozenset({"charge.refunded", "refund.created", "refund.updated", "refund.failed"})
 
 log = get_logger(__name__)
 
@@ -138,8 +138,11 @@ async def _apply_refunds(
         refunds = await selling.stripe.refunds_of(intent, profile.stripe_account_id)
     else:
         refunds = [refund_result(obj)] if obj.get("object") == "refund" else []
-    recorded = outside = 0
+    recorded = outside = reversed_ = 0
     for refund in refunds:
+        if refund.status in ("failed", "canceled"):
+            reversed_ += await _reverse_refund(session, order, refund, today)
+            continue
         if refund.status not in ("succeeded", "pending"):
             continue
         stored = await _record_refund(session, order, refund, today)
@@ -158,7 +161,44 @@ async def _apply_refunds(
                 amount=refund.amount,
                 tickets_revoked=revoked,
             )
-    return f"refunds_recorded:{recorded} outside:{outside}"
+    return f"refunds_recorded:{recorded} outside:{outside} reversed:{reversed_}"
+
+
+async def _reverse_refund(
+    session: AsyncSession, order: Order, refund: RefundResult, day: date
+) -> bool:
+    """A refund recorded while pending that then failed: the money stayed with the park.
+
+    The ledger takes it back (a `reversal` payment, once), the order's refunded
+    amount goes down again and its note says `refund_failed`, for staff to pay the
+    buyer another way. Its tickets stay revoked: the buyer asked for the refund."""
+    recorded = await session.scalar(
+        select(Payment.id).where(
+            Payment.provider == "stripe",
+            Payment.provider_ref == refund.id,
+            Payment.kind == "refund",
+        )
+    )
+    if recorded is None:
+        return False  # never counted as refunded: nothing to take back
+    stored = await record_payment(
+        session,
+        order,
+        kind="reversal",
+        provider="stripe",
+        provider_ref=f"{refund.id}:reversed",
+        amount=refund.amount,
+        platform_fee=0,
+        business_date=day,
+    )
+    if stored is None:
+        return False
+    locked = await session.scalar(select(Order).where(Order.id == order.id).with_for_update())
+    assert locked is not None
+    locked.refunded_amount = max(0, locked.refunded_amount - refund.amount)
+    locked.note = "refund_failed"
+    log.warning("stripe refund failed", refund=refund.id, order=locked.code, amount=refund.amount)
+    return True
 
 
 async def refund_with_stripe(

@@ -294,6 +294,53 @@ def test_a_refund_made_in_stripes_dashboard_is_applied_to_the_order(
     assert [a for (a,) in refunds] == [500, 12000, 23500]
 
 
+def test_a_wallet_refund_that_fails_is_taken_back_in_the_books(
+    client, fake, money_park, stripe_settings, worker, make_member
+) -> None:
+    order, _ = paid_with_stripe(client, fake, money_park, 1)
+    link = f"/p/{money_park}/api/v1/orders/{order['code']}?t={order['token']}"
+    ticket = client.get(link).json()["tickets"][0]["id"]
+    fake.refund_status = "pending"  # WeChat Pay and Alipay refunds can start out so
+    try:
+        asked = client.post(
+            f"/p/{money_park}/api/v1/orders/{order['code']}/refunds?t={order['token']}",
+            json={"tickets": [ticket]},
+        )
+        assert asked.status_code == 200, asked.text
+        drain()
+    finally:
+        fake.refund_status = "succeeded"
+    [(refund_id,)] = rows(
+        stripe_settings,
+        money_park,
+        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND order_id = "
+        "(SELECT id FROM orders WHERE code = :code)",
+        code=order["code"],
+    )
+    failed = fake.refund_event(refund_id, "refund.updated", status="failed")
+    assert deliver(client, fake, failed).status_code == 200
+    drain()
+    # Told again, by another event: taken back once.
+    assert deliver(client, fake, fake.refund_event(refund_id)).status_code == 200
+    drain()
+    shown = client.get(link).json()
+    assert (shown["refunded"], shown["note"]) == (0, "refund_failed")
+    assert shown["tickets"][0]["state"] == "refunded"  # the buyer asked; staff pay another way
+    money = rows(
+        stripe_settings,
+        money_park,
+        "SELECT p.kind, p.amount FROM payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE o.code = :code ORDER BY p.created_at",
+        code=order["code"],
+    )
+    assert [(k, a) for k, a in money] == [("charge", 12000), ("refund", 12000), ("reversal", 12000)]
+    sign_in(client, stripe_settings, make_member(money_park, "finance"))
+    today = asyncio.run(_park_today(stripe_settings, money_park))
+    report = client.get(f"/p/{money_park}/api/v1/reports/daily?date={today.isoformat()}")
+    client.cookies.clear()
+    assert report.status_code == 200 and report.json()["balanced"] is True, report.text
+
+
 def taken(settings: Settings, slug: str) -> int:
     """Places taken in the park's buckets (the product's own, and any pool it draws on)."""
     [(places,)] = rows(settings, slug, "SELECT COALESCE(sum(taken), 0) FROM inventory_buckets")
