@@ -56,6 +56,8 @@ class CardWhitelist:
 
     def refresh(self, today: date) -> None:
         """Queue, for every configured terminal, what its list lacks and what it must lose."""
+        if not self.adapter.devices:
+            return  # no card terminal at this edge: nothing to work out
         wanted = wanted_cards(self.store, today)
         for sn in sorted(self.adapter.devices):
             held = self._held.setdefault(sn, set())

@@ -147,7 +147,7 @@ async def refund_order(
             code="refund_exceeds_paid",
             details={"paid": order.total, "refunded": order.refunded_amount, "asked": amount},
         )
-    await withdraw_tickets(session, selling, order, chosen, shares, start=start, now=now)
+    await withdraw_tickets(session, selling, order, live, chosen, shares, start=start, now=now)
     await send_refund(session, order, amount, reason, business_date=business_date)
     return RefundResult(order=order, amount=amount, tickets=chosen)
 
@@ -156,15 +156,16 @@ async def withdraw_tickets(
     session: AsyncSession,
     selling: Selling,
     order: Order,
+    live: Sequence[Ticket],
     chosen: Sequence[Ticket],
     shares: Sequence[int],
     *,
     start: datetime,
     now: datetime,
 ) -> None:
-    """Revoke `chosen` (each refunded its share), add the shares to the order's refunded
-    amount and give back their places and ID claims; the money is the caller's."""
-    live = [t for t in await _tickets(session, order) if t.revoked_at is None]
+    """Revoke `chosen` of the order's `live` tickets (each refunded its share), add the
+    shares to the order's refunded amount and give back their places and ID claims; the
+    money is the caller's."""
     for ticket, share in zip(chosen, shares, strict=True):
         ticket.revoked_at = now
         ticket.revoked_reason = "refunded"
@@ -230,9 +231,8 @@ async def apply_outside_refund(
             chosen.append(ticket)
             left -= ticket.price
         shares = [t.price for t in chosen]
-    await withdraw_tickets(
-        session, selling, order, chosen, shares, start=visit_start(order, time_zone), now=utcnow()
-    )
+    start, now = visit_start(order, time_zone), utcnow()
+    await withdraw_tickets(session, selling, order, live, chosen, shares, start=start, now=now)
     order.refunded_amount += left
     await session.flush()
     return len(chosen)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import hmac
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,9 +44,12 @@ from tests.fakes.stripe_wire import (
     decode_form,
     event_object,
     json_bytes,
+    new_charge,
     new_intent,
+    new_refund,
     positive_int,
     redact,
+    refund_page,
     signed_event,
     stripe_id,
 )
@@ -203,27 +205,8 @@ class FakeStripe:
             intent = stored.obj
             if intent["status"] in ("succeeded", "canceled"):
                 raise ValueError(f"{intent_id} is already {intent['status']}")
-            charge_id = stripe_id("ch_")
-            charge = {
-                "id": charge_id,
-                "object": "charge",
-                "amount": intent["amount"],
-                "amount_captured": intent["amount"],
-                "amount_refunded": 0,
-                "application_fee_amount": intent["application_fee_amount"],
-                "balance_transaction": stripe_id("txn_"),
-                "captured": True,
-                "created": int(time.time()),
-                "currency": intent["currency"],
-                "description": intent["description"],
-                "livemode": False,
-                "metadata": copy.deepcopy(intent["metadata"]),
-                "paid": True,
-                "payment_intent": intent_id,
-                "payment_method_details": {"type": intent["payment_method_types"][0]},
-                "refunded": False,
-                "status": "succeeded",
-            }
+            charge = new_charge(intent)
+            charge_id = charge["id"]
             self._charges[charge_id] = _Stored(stored.account, charge)
             intent.update(
                 status="succeeded",
@@ -441,13 +424,7 @@ class FakeStripe:
             if stored.account == account
             and (intent_id is None or stored.obj["payment_intent"] == intent_id)
         ]
-        found.sort(key=lambda refund: refund["created"], reverse=True)  # newest first
-        return {
-            "object": "list",
-            "data": found[:limit],
-            "has_more": len(found) > limit,
-            "url": "/v1/refunds",
-        }
+        return refund_page(found, limit)
 
     def _create_intent(self, params: dict[str, Any], account: str | None) -> dict[str, Any]:
         intent = new_intent(params, account)
@@ -497,27 +474,12 @@ class FakeStripe:
                 code="amount_too_large",
                 param="amount",
             )
-        refund_id = stripe_id("re_")
-        refund = {
-            "id": refund_id,
-            "object": "refund",
-            "amount": amount,
-            "balance_transaction": stripe_id("txn_"),
-            "charge": charge_id,
-            "created": int(time.time()),
-            "currency": charge["currency"],
-            "destination_details": None,
-            "metadata": params.get("metadata") or {},
-            "payment_intent": intent_id,
-            "reason": reason,
-            "receipt_number": None,
-            "source_transfer_reversal": None,
-            "status": self.refund_status,
-            "transfer_reversal": None,
-        }
+        refund = new_refund(
+            charge, amount, reason, params.get("metadata") or {}, self.refund_status
+        )
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        self._refunds[refund_id] = _Stored(account, refund)
+        self._refunds[refund["id"]] = _Stored(account, refund)
         return refund
 
     def _event(

@@ -248,3 +248,65 @@ def signed_event(
     v1 = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest()
     v0 = hmac.new(secrets.token_bytes(32), signed_payload, hashlib.sha256).hexdigest()
     return payload, f"t={t},v1={v1},v0={v0}"
+
+
+def new_charge(intent: dict[str, Any]) -> dict[str, Any]:
+    """The charge of a PaymentIntent the customer paid in full."""
+    return {
+        "id": stripe_id("ch_"),
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_captured": intent["amount"],
+        "amount_refunded": 0,
+        "application_fee_amount": intent["application_fee_amount"],
+        "balance_transaction": stripe_id("txn_"),
+        "captured": True,
+        "created": int(time.time()),
+        "currency": intent["currency"],
+        "description": intent["description"],
+        "livemode": False,
+        "metadata": copy.deepcopy(intent["metadata"]),
+        "paid": True,
+        "payment_intent": intent["id"],
+        "payment_method_details": {"type": intent["payment_method_types"][0]},
+        "refunded": False,
+        "status": "succeeded",
+    }
+
+
+def new_refund(
+    charge: dict[str, Any],
+    amount: int,
+    reason: str | None,
+    metadata: dict[str, Any],
+    status: str,
+) -> dict[str, Any]:
+    """A refund of `amount` of the charge, as Stripe creates it (checks are the caller's)."""
+    return {
+        "id": stripe_id("re_"),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": stripe_id("txn_"),
+        "charge": charge["id"],
+        "created": int(time.time()),
+        "currency": charge["currency"],
+        "destination_details": None,
+        "metadata": metadata,
+        "payment_intent": charge["payment_intent"],
+        "reason": reason,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": status,
+        "transfer_reversal": None,
+    }
+
+
+def refund_page(refunds: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A list of refunds as `GET /v1/refunds` pages it: newest first."""
+    newest = sorted(refunds, key=lambda refund: refund["created"], reverse=True)
+    return {
+        "object": "list",
+        "data": newest[:limit],
+        "has_more": len(newest) > limit,
+        "url": "/v1/refunds",
+    }

@@ -194,13 +194,7 @@ def test_a_stripe_payment_from_intent_to_tickets_to_refund(
     assert stripe_refund.params["amount"] == "12000"
     assert stripe_refund.header("stripe-account") == ACCOUNT
     # Stripe's own event about that refund changes nothing a second time.
-    [(refund_id,)] = rows(
-        stripe_settings,
-        money_park,
-        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND provider = 'stripe' "
-        "AND order_id = (SELECT id FROM orders WHERE code = :code)",
-        code=order["code"],
-    )
+    [refund_id] = stripe_refunds(stripe_settings, money_park, order["code"])
     assert deliver(client, fake, fake.refund_event(refund_id)).status_code == 200
     drain()
     money = rows(
@@ -256,13 +250,7 @@ def test_a_refund_made_in_stripes_dashboard_is_applied_to_the_order(
     assert shown["tickets"][2]["qr"] is None
     assert taken(stripe_settings, money_park) == taken_before - 1
     # The same refund told again (a retried delivery, another kind of event) is no news.
-    [(refund_id,)] = rows(
-        stripe_settings,
-        money_park,
-        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND order_id = "
-        "(SELECT id FROM orders WHERE code = :code)",
-        code=order["code"],
-    )
+    [refund_id] = stripe_refunds(stripe_settings, money_park, order["code"])
     assert deliver(client, fake, fake.refund_event(refund_id, "refund.updated")).status_code == 200
     assert deliver(client, fake, event).json()["duplicate"] is True
     drain()
@@ -310,13 +298,7 @@ def test_a_wallet_refund_that_fails_is_taken_back_in_the_books(
         drain()
     finally:
         fake.refund_status = "succeeded"
-    [(refund_id,)] = rows(
-        stripe_settings,
-        money_park,
-        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND order_id = "
-        "(SELECT id FROM orders WHERE code = :code)",
-        code=order["code"],
-    )
+    [refund_id] = stripe_refunds(stripe_settings, money_park, order["code"])
     failed = fake.refund_event(refund_id, "refund.updated", status="failed")
     assert deliver(client, fake, failed).status_code == 200
     drain()
@@ -339,6 +321,18 @@ def test_a_wallet_refund_that_fails_is_taken_back_in_the_books(
     report = client.get(f"/p/{money_park}/api/v1/reports/daily?date={today.isoformat()}")
     client.cookies.clear()
     assert report.status_code == 200 and report.json()["balanced"] is True, report.text
+
+
+def stripe_refunds(settings: Settings, slug: str, code: str) -> list[str]:
+    """The Stripe refund ids recorded for an order."""
+    found = rows(
+        settings,
+        slug,
+        "SELECT provider_ref FROM payments WHERE kind = 'refund' AND provider = 'stripe' "
+        "AND order_id = (SELECT id FROM orders WHERE code = :code) ORDER BY created_at",
+        code=code,
+    )
+    return [ref for (ref,) in found]
 
 
 def taken(settings: Settings, slug: str) -> int:
