@@ -150,6 +150,8 @@ DEFAULT_DURATION_S = 5.0
 HOT_OVERSHOOT = 1.5
 GOAL_HOT_RATIO = 1.0
 GOAL_SPREAD_RATIO = 0.5
+# Whose CPU per request is reported (the rest of the machine is not the run's).
+CPU_PER_REQUEST = ("client", "server", "postgres", "redis")
 
 
 # --- arguments -------------------------------------------------------------------------
@@ -242,6 +244,9 @@ def report_phase(phase: Phase) -> None:
     if phase.cpu_cores:
         used = ", ".join(f"{name} {cores:.2f}" for name, cores in phase.cpu_cores.items())
         say(f"  cpu in cores: {used}")
+        spent = {name: phase.cpu_ms_per_request(name) for name in CPU_PER_REQUEST}
+        per_request = ", ".join(f"{name} {ms:.3f}" for name, ms in spent.items() if ms)
+        say(f"  cpu per request in ms: {per_request}")
     busy = [f"{cores:.2f}" for cores in phase.server_processes if cores >= 0.01]
     if busy:
         # Keep-alive connections stay with the worker that accepted them: one busy

@@ -72,6 +72,15 @@ class Phase:
     cpu_cores: dict[str, float] = field(default_factory=dict)
     server_processes: list[float] = field(default_factory=list)
 
+    def cpu_ms_per_request(self, name: str) -> float | None:
+        """Milliseconds of CPU that `name` (server, postgres, ...) spent per request:
+        steadier from run to run than requests per second on a machine whose other
+        load comes and goes, so the measure to compare two versions of the code by."""
+        cores = self.cpu_cores.get(name)
+        if cores is None or not self.requests:
+            return None
+        return cores * self.wall_s * 1000 / self.requests
+
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
@@ -171,6 +180,9 @@ def detail_pairs(figures: Figures) -> list[tuple[str, str]]:
             (f"{phase.name}_p95_ms", f"{percentile(phase.latencies, 0.95) * 1000:.1f}"),
             (f"{phase.name}_p99_ms", f"{percentile(phase.latencies, 0.99) * 1000:.1f}"),
         ]
+        for name in ("server", "postgres"):
+            if (spent := phase.cpu_ms_per_request(name)) is not None:
+                pairs.append((f"{phase.name}_{name}_cpu_ms", f"{spent:.3f}"))
     pairs += [
         ("hot_early_sold_out", str(figures.hot.early_sold_out)),
         ("hot_rejects_s", f"{figures.hot.rejects_s:.1f}"),

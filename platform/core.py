@@ -46,7 +46,8 @@ from vistapass.platform.domains.controllers import DomainsApiController, Domains
 from vistapass.platform.embedded.services import ensure_services
 from vistapass.platform.health.controllers import HealthController
 from vistapass.platform.http.exceptions import EXCEPTION_HANDLERS
-from vistapass.platform.logging import configure_logging
+from vistapass.platform.http.fast_lane import FastRoute
+from vistapass.platform.logging import configure_logging, get_logger
 from vistapass.platform.login.controllers import LOGIN_ROUTES
 from vistapass.platform.mail.controllers import MAIL_ROUTES
 from vistapass.platform.mfa.controllers import MFA_ROUTES
@@ -69,7 +70,9 @@ from vistapass.tenants.checkin.controllers import CHECKIN_ROUTES
 from vistapass.tenants.gates.console import GATE_CONSOLE_ROUTES
 from vistapass.tenants.gates.hub import GATE_HUB_ROUTES
 from vistapass.tenants.ledger.controllers import REPORT_ROUTES
+from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.controllers import ORDER_ROUTES
+from vistapass.tenants.orders.fast_route import FAST_ORDER_ROUTES
 from vistapass.tenants.orders.ticket_page import TICKET_PAGE_ROUTES
 from vistapass.tenants.orders_console.controllers import ORDERS_CONSOLE_ROUTES
 from vistapass.tenants.park.controllers import ParkController
@@ -79,6 +82,7 @@ from vistapass.tenants.tickets.controllers import TICKET_ROUTES
 from vistapass.tenants.window.controllers import WINDOW_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
+log = get_logger(__name__)
 
 PLATFORM_ROUTES: list[Any] = [
     HealthController,
@@ -95,6 +99,9 @@ PLATFORM_ROUTES: list[Any] = [
     *WEBHOOK_ROUTES,
     *GATE_HUB_ROUTES,
 ]
+# Routes that also have a way around Litestar for their busiest requests (the
+# Litestar route of each stays declared and answers whatever the fast one hands on).
+FAST_ROUTES: list[FastRoute] = [*FAST_ORDER_ROUTES]
 TENANT_ROUTES: list[Any] = [
     ParkController,
     ParkConsoleController,
@@ -168,6 +175,16 @@ async def _choose_language(request: Request[Any, Any, Any]) -> None:
     )
 
 
+async def _close_selling(selling: Selling) -> None:
+    try:
+        # Availability answers the last group commits changed, not yet dropped.
+        await selling.later.close()
+    except Exception:
+        log.exception("dropping cached availability at shutdown")
+    if selling.stripe is not None:
+        await selling.stripe.aclose()
+
+
 class CorePlugin(InitPluginProtocol):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -199,10 +216,11 @@ class CorePlugin(InitPluginProtocol):
         finally:
             self.domains = None
             # Selling (tenants/orders/context.py) is made on first use; its Stripe
-            # client holds connections of its own.
+            # client holds connections of its own, and it may have cache entries
+            # to drop.
             selling = getattr(app.state, "selling", None)
-            if selling is not None and selling.stripe is not None:
-                await selling.stripe.aclose()
+            if selling is not None:
+                await _close_selling(selling)
             await redis.aclose()
             await db.dispose()
             app.state.broker.close()

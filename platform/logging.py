@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from typing import Any
 
+import msgspec
 import structlog
 
 from vistapass.platform.settings import Settings
@@ -30,6 +33,33 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """The stream is always the current sys.stderr."""
 
 
+# Anything msgspec cannot write natively is logged as its repr, as structlog's
+# stdlib-json renderer would; msgspec writes a line in a tenth of the time.
+_ENCODER = msgspec.json.Encoder(enc_hook=repr)
+
+
+def _json_line(event: Any, **_options: Any) -> str:
+    return _ENCODER.encode(event).decode()
+
+
+class _UtcStamp:
+    """`timestamp` as ISO 8601 in UTC with microseconds (as structlog's TimeStamper
+    writes it), the date and time formatted once per second rather than per line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+        return event
+
+
 def configure_logging(settings: Settings) -> None:
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and (settings.is_production or not sys.stderr.isatty())
@@ -37,10 +67,12 @@ def configure_logging(settings: Settings) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _UtcStamp(),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
+        if use_json
+        else structlog.dev.ConsoleRenderer()
     )
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     structlog.configure(

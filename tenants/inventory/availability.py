@@ -2,17 +2,21 @@
 
 A day's answer for a product is computed from its buckets in one query and kept
 in Redis (one hash per park and day, a field per product) until a sale, expiry,
-cancellation or refund on that day drops it, or `CACHE_SECONDS` pass.
+cancellation or refund on that day drops it, or `CACHE_SECONDS` pass. The sales
+of the group commit drop theirs together, a moment later (`DelayedInvalidation`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +28,12 @@ from vistapass.tenants.inventory.service import Need, needs_for, pools_for, prod
 from vistapass.tenants.models import CapacityPool, Product
 from vistapass.tenants.orders.context import Selling
 
+log = logging.getLogger(__name__)
+
 CACHE_SECONDS = 60
+# How long after a group commit its days' answers may still be served (by other
+# processes: this one drops them before it reads, see `availability`).
+DELAYED_INVALIDATION_S = 0.05
 MAX_DAYS = 62
 # "Limited" once a tenth or fewer of the places are left, and never above this.
 LIMITED_SHARE = 10
@@ -58,8 +67,12 @@ def state_for(left: int | None, capacity: int | None) -> str:
     return "available"
 
 
+def _key(namespace: str, schema: str, day: date) -> str:
+    return f"{namespace}:avail:{schema}:{day.isoformat()}"
+
+
 def _cache_key(selling: Selling, schema: str, day: date) -> str:
-    return f"{selling.settings.redis_namespace}:avail:{schema}:{day.isoformat()}"
+    return _key(selling.settings.redis_namespace, schema, day)
 
 
 async def invalidate(selling: Selling, slug: str, days: Iterable[date]) -> None:
@@ -67,6 +80,66 @@ async def invalidate(selling: Selling, slug: str, days: Iterable[date]) -> None:
     keys = [_cache_key(selling, schema, day) for day in days]
     if keys:
         await selling.redis.delete(*keys)
+
+
+class DelayedInvalidation:
+    """The days a process's group commits sold places on, dropped from the cache
+    together DELAYED_INVALIDATION_S after the first of them.
+
+    During an on-sale a process commits a batch every few milliseconds, and a DEL
+    after each cost a twentieth of the server's CPU per order. Readers in other
+    processes may get an answer up to that long older than a sale (the answer is a
+    guide: the sale itself checks the places under a lock); readers in this
+    process drop the days they read first (`flush`), so they never do.
+    """
+
+    def __init__(
+        self, redis: Redis, namespace: str, delay_s: float = DELAYED_INVALIDATION_S
+    ) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._delay_s = delay_s
+        self._keys: set[str] = set()
+        self._timer: asyncio.Task[None] | None = None
+
+    async def add(self, slug: str, days: Iterable[date]) -> None:
+        schema = schema_for(slug)
+        self._keys.update(_key(self._namespace, schema, day) for day in days)
+        if self._keys and self._timer is None:
+            self._timer = asyncio.create_task(self._flush_later())
+
+    async def flush(self, keys: Collection[str] | None = None) -> None:
+        """Drop the days waiting (only those of `keys`, if given) now."""
+        if not self._keys:
+            return
+        due = self._keys if keys is None else self._keys.intersection(keys)
+        if not due:
+            return
+        self._keys = set() if keys is None else self._keys - due
+        await self._redis.delete(*due)
+
+    async def close(self) -> None:
+        """At shutdown: drop what is waiting now, not a moment later."""
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.flush()
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self._delay_s)
+            await self.flush()
+        except Exception:
+            # Not dropped: the answers lapse by themselves within CACHE_SECONDS.
+            log.exception("dropping cached availability")
+        finally:
+            self._timer = None
+            if self._keys and not _cancelled():  # added while the DEL was on its way
+                self._timer = asyncio.create_task(self._flush_later())
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _taken(
@@ -153,6 +226,7 @@ async def availability(
     field = str(product.id)
     wanted = [first + timedelta(days=offset) for offset in range(min(days, MAX_DAYS))]
     keys = [_cache_key(selling, schema, day) for day in wanted]
+    await selling.later.flush(keys)
     reads = selling.redis.pipeline(transaction=False)
     for key in keys:
         reads.hget(key, field)

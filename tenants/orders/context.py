@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from vistapass.tenants.inventory.gate import FlashSaleGate
 from vistapass.tenants.payments.stripe_gateway import StripeConfig, StripeGateway
 
 if TYPE_CHECKING:
+    from vistapass.tenants.inventory.availability import DelayedInvalidation
     from vistapass.tenants.orders.facts import SaleFactsCache
     from vistapass.tenants.orders.group_commit import GroupCommit
 
@@ -32,6 +32,7 @@ class Selling:
     stripe: StripeGateway | None
     facts: SaleFactsCache
     orders: GroupCommit  # plain web orders, written in batches (`fast_path`)
+    later: DelayedInvalidation  # the cached availability the group commit changed
 
     @classmethod
     def build(cls, db: Database, settings: Settings, redis: Redis) -> Selling:
@@ -48,12 +49,13 @@ class Selling:
             )
         # Imported here: pricing imports membership, membership the check-in service,
         # and that this module.
-        from vistapass.tenants.inventory.availability import invalidate
+        from vistapass.tenants.inventory.availability import DelayedInvalidation
         from vistapass.tenants.orders.facts import SaleFactsCache
         from vistapass.tenants.orders.group_commit import GroupCommit
 
         facts = SaleFactsCache()
-        selling = cls(
+        later = DelayedInvalidation(redis, settings.redis_namespace)
+        return cls(
             db=db,
             settings=settings,
             redis=redis,
@@ -61,10 +63,9 @@ class Selling:
             wrapper=wrapper_for(settings),
             stripe=stripe,
             facts=facts,
-            orders=GroupCommit(db, facts),
+            orders=GroupCommit(db, facts, on_written=later.add),
+            later=later,
         )
-        selling.orders.on_written = partial(invalidate, selling)
-        return selling
 
 
 def selling_for(state: Any) -> Selling:

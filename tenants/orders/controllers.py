@@ -7,7 +7,6 @@ idempotent replay, a sold-out retry and the order itself are separate steps.
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,16 +16,22 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from vistapass.platform.authz.permissions import public, requires
 from vistapass.platform.identity.principal import resolve_principal
-from vistapass.platform.plugin_api import BasketLine
 from vistapass.platform.tenancy.binding import tenant_session
-from vistapass.tenants.catalog.membership import MEMBER_COOKIE, read_pass
+from vistapass.tenants.catalog.membership import MEMBER_COOKIE
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
 from vistapass.tenants.models import Order
 from vistapass.tenants.orders import idempotency
 from vistapass.tenants.orders.context import Selling, selling_for
-from vistapass.tenants.orders.holders import HolderIn
-from vistapass.tenants.orders.intake import take_order
+from vistapass.tenants.orders.intake import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED,
+    WEB_ORDER_SCOPE,
+    basket_lines,
+    holders_of,
+    take_order,
+    web_order_request,
+)
 from vistapass.tenants.orders.payment import pay_in_test
 from vistapass.tenants.orders.refunds import refund_order
 from vistapass.tenants.orders.release import cancel_order
@@ -41,20 +46,6 @@ from vistapass.tenants.orders.service import (
 from vistapass.tenants.orders.stripe_payments import start_stripe_payment
 from vistapass.tenants.orders.views import order_view
 from vistapass.tenants.park.service import get_profile
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED = {"Idempotent-Replayed": "true"}
-
-
-def _lines(data: OrderIn | WindowSaleIn) -> tuple[BasketLine, ...]:
-    return tuple(
-        BasketLine(unit=line.unit, quantity=line.quantity, ages=tuple(line.ages or ()))
-        for line in data.lines
-    )
-
-
-def _holders(data: OrderIn | WindowSaleIn) -> tuple[HolderIn, ...]:
-    return tuple(HolderIn(h.name, h.document_type, h.document_number) for h in data.holders)
 
 
 async def _place(
@@ -128,26 +119,10 @@ class OrderController(Controller):
         self, request: Request[Any, Any, Any], tenant_slug: FromPath[str], data: JSONBody[OrderIn]
     ) -> Response[Any]:
         selling = selling_for(request.app.state)
-        order_request = OrderRequest(
-            product=data.product,
-            visit_date=data.date,
-            slot=data.slot,
-            channel="web",
-            lines=_lines(data),
-            buyer=Buyer(data.contact.name, data.contact.email, data.contact.phone, data.locale),
-            provider=data.payment,
-            holders=_holders(data),
-            renewal_of=data.renewal_of,
-            # The same member as the quote API sees, so the price quoted is the one charged.
-            member=read_pass(
-                selling.settings,
-                tenant_slug,
-                data.member or request.cookies.get(MEMBER_COOKIE),
-                int(time.time()),
-            ),
-        )
+        member_cookie = request.cookies.get(MEMBER_COOKIE)
+        order_request = web_order_request(selling, tenant_slug, data, member_cookie)
         raw = await request.json()
-        return await _place(request, selling, tenant_slug, order_request, "POST /orders", raw)
+        return await _place(request, selling, tenant_slug, order_request, WEB_ORDER_SCOPE, raw)
 
     @post(
         "/window/sales",
@@ -168,10 +143,10 @@ class OrderController(Controller):
             visit_date=data.date,
             slot=data.slot,
             channel="window",
-            lines=_lines(data),
+            lines=basket_lines(data),
             buyer=Buyer(data.contact.name, data.contact.email, data.contact.phone),
             provider=data.payment,
-            holders=_holders(data),
+            holders=holders_of(data),
             sold_by=principal.user_id,
             note=data.note,
             renewal_of=data.renewal_of,
