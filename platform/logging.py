@@ -17,10 +17,24 @@ import structlog
 from vistapass.platform.settings import Settings
 
 
-def _stderr_logger(*_args: object) -> structlog.PrintLogger:
-    # Looked up per logger, not bound once: whoever swaps sys.stderr (a test
-    # runner, a daemonising parent) must not leave us writing to a closed file.
-    return structlog.PrintLogger(sys.stderr)
+class _CurrentStderr:
+    """Writes a line to whatever sys.stderr is when the line is written: whoever
+    swaps it (a test runner, a daemonising parent) must not leave a logger bound
+    earlier writing to a closed file."""
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+_STDERR = _CurrentStderr()
+
+
+def _stderr_logger(*_args: object) -> _CurrentStderr:
+    return _STDERR
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -60,7 +74,13 @@ class _UtcStamp:
         return event
 
 
+# Bumped by every configure_logging: what a BoundOnce logger checks.
+_configured = 0
+
+
 def configure_logging(settings: Settings) -> None:
+    global _configured
+    _configured += 1
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and (settings.is_production or not sys.stderr.isatty())
     )
@@ -98,3 +118,20 @@ def configure_logging(settings: Settings) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
+
+
+class BoundOnce:
+    """A logger for a line written on every request (the access log): bound once
+    per configuration rather than assembled again for each line, as get_logger's
+    proxy is (about 5 µs a line)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._configured = -1
+        self._logger: Any = None
+
+    def get(self) -> Any:
+        if self._configured != _configured:
+            self._logger = structlog.get_logger(self._name).bind()
+            self._configured = _configured
+        return self._logger

@@ -19,10 +19,10 @@ import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vistapass.platform.errors import error_body
-from vistapass.platform.logging import get_logger
+from vistapass.platform.logging import BoundOnce
 from vistapass.platform.tenancy.naming import RESERVED_SLUGS, is_valid_slug
 
-log = get_logger("vistapass.http")
+access_log = BoundOnce("vistapass.http")
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Paths that belong to the platform on any host.
@@ -159,7 +159,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
+            access_log.get().info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],

@@ -14,6 +14,9 @@ park wait while the transaction before them runs, then go together:
    lines, tickets and holds with one insert per table (rows as one JSON document),
    and commits.
 
+A park's batches go one after the other on one connection, held for as long as
+they keep coming.
+
 An order that cannot go this way (priced at an older facts version, a key seen
 before, a bucket with no room left for it once the orders before it in the
 batch are counted) is not written, nor is its stored answer:
@@ -39,7 +42,7 @@ from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
 from vistapass.platform.db.raw import DatabaseUnavailable, Raw, Statement
 from vistapass.platform.errors import VistapassError
-from vistapass.platform.tenancy.binding import bind_tenant_then
+from vistapass.platform.tenancy.binding import bind_tenant_raw
 from vistapass.tenants.inventory.service import Need
 from vistapass.tenants.orders.facts import VERSION_SQL, SaleFactsCache
 from vistapass.tenants.orders.idempotency import RequestInProgress
@@ -137,33 +140,55 @@ class GroupCommit:
 
     async def _drain(self, slug: str) -> None:
         try:
-            while waiting := self._waiting.get(slug):
-                batch = waiting[:MAX_BATCH]
-                del waiting[:MAX_BATCH]
-                await self._settle(slug, batch)
+            while self._waiting.get(slug):
+                try:
+                    await self._drain_on_one_connection(slug)
+                except Exception:
+                    # No connection to be had (the database is down, say): the orders
+                    # waiting take the ordinary path, which answers each buyer.
+                    log.exception("group commit found no connection")
+                    self._hand_back(slug)
         finally:
             del self._draining[slug]
             # Only when cancelled (shutdown) are orders still waiting: nothing of
             # theirs was written, so the ordinary path may try.
-            for ready in self._waiting.pop(slug, []):
-                if not ready.written.done():
-                    ready.written.set_result(False)
+            self._hand_back(slug)
 
-    async def _settle(self, slug: str, batch: list[Ready]) -> None:
+    async def _drain_on_one_connection(self, slug: str) -> None:
+        """Batches on one connection for as long as they keep coming: a session and
+        a pool checkout per batch cost more than half of a batch's CPU. A batch that
+        fails leaves the connection (its transaction may be open; the pool rolls it
+        back), and the next batch takes another."""
+        async with self.db.engine.connect() as connection:
+            raw = await Raw.on(connection)
+            while waiting := self._waiting.get(slug):
+                batch = waiting[:MAX_BATCH]
+                del waiting[:MAX_BATCH]
+                if not await self._settle(slug, raw, batch):
+                    return
+
+    def _hand_back(self, slug: str) -> None:
+        for ready in self._waiting.pop(slug, []):
+            if not ready.written.done():
+                ready.written.set_result(False)
+
+    async def _settle(self, slug: str, raw: Raw, batch: list[Ready]) -> bool:
+        """Write the batch and tell its buyers; whether `raw` may take the next."""
+        usable = True
         try:
-            written = await self._commit(slug, batch)
+            written = await self._commit(slug, raw, batch)
         except _CommitUnknown as exc:
             for ready in batch:
                 if not ready.written.done():
                     ready.written.set_exception(exc.__cause__ or exc)
-            return
+            return False
         except VistapassError:
             # A suspended park, say: the ordinary path gives each buyer the answer.
-            written = set()
+            written, usable = set(), False
         except Exception:
             # Rolled back before the commit: nothing of the batch was written.
             log.exception("group commit failed; its orders take the ordinary path")
-            written = set()
+            written, usable = set(), False
         if written and self.on_written is not None:
             days = {need.day for ready in batch if id(ready) in written for need in ready.needs}
             try:
@@ -174,8 +199,9 @@ class GroupCommit:
         for ready in batch:
             if not ready.written.done():
                 ready.written.set_result(id(ready) in written)
+        return usable
 
-    async def _commit(self, slug: str, batch: list[Ready]) -> set[int]:
+    async def _commit(self, slug: str, raw: Raw, batch: list[Ready]) -> set[int]:
         """Write what can go; the ids of the Ready objects written."""
         keyed = [ready for ready in batch if ready.claim is not None]
         capacities = {need.bucket: need.capacity for ready in batch for need in ready.needs}
@@ -188,48 +214,45 @@ class GroupCommit:
                 statements.append(_create(bucket, capacities[bucket]))
             lock_at[bucket] = len(statements)
             statements.append(_lock(bucket))
-        async with self.db.session() as session:
-            bound, results = await bind_tenant_then(session, slug, *statements)
-            version = int(results[0][0]["version"])
-            self.facts.saw_version(bound.schema_name, version)
-            stored = {(r["scope"], r["key"]) for r in results[1]} if keyed else set()
-            locked = {
-                bucket: (rows[0]["id"], rows[0]["taken"])
-                for bucket, at in lock_at.items()
-                if (rows := results[at])
-            }
-            for bucket in locked:
-                self._buckets_seen.put((slug, bucket), True)
-            going = _fitting(
-                [
-                    ready
-                    for ready in batch
-                    if ready.facts_version == version
-                    and (ready.claim is None or (ready.claim.scope, ready.claim.key) in stored)
-                ],
-                locked,
+        bound, results = await bind_tenant_raw(self.db, raw, slug, *statements)
+        version = int(results[0][0]["version"])
+        self.facts.saw_version(bound.schema_name, version)
+        stored = {(r["scope"], r["key"]) for r in results[1]} if keyed else set()
+        locked = {
+            bucket: (rows[0]["id"], rows[0]["taken"])
+            for bucket, at in lock_at.items()
+            if (rows := results[at])
+        }
+        for bucket in locked:
+            self._buckets_seen.put((slug, bucket), True)
+        going = _fitting(
+            [
+                ready
+                for ready in batch
+                if ready.facts_version == version
+                and (ready.claim is None or (ready.claim.scope, ready.claim.key) in stored)
+            ],
+            locked,
+        )
+        if not going:
+            await raw.batch(("ROLLBACK", None))
+            return set()
+        going_ids = {id(ready) for ready in going}
+        room = _room_left(going, locked, capacities)
+        left_out = [ready for ready in batch if id(ready) not in going_ids]
+        bucket_ids = {bucket: bucket_id for bucket, (bucket_id, _) in locked.items()}
+        try:
+            # COMMIT travels with the writes: the bucket rows stay locked for one
+            # round trip.
+            await raw.batch(
+                *_forget_answers(left_out, stored),
+                *_takes(going, bucket_ids),
+                *_inserts(going, bucket_ids),
+                ("COMMIT", None),
             )
-            if not going:
-                await session.rollback()
-                return set()
-            going_ids = {id(ready) for ready in going}
-            room = _room_left(going, locked, capacities)
-            left_out = [ready for ready in batch if id(ready) not in going_ids]
-            bucket_ids = {bucket: bucket_id for bucket, (bucket_id, _) in locked.items()}
-            raw = await Raw.of(session)
-            try:
-                # COMMIT travels with the writes: the bucket rows stay locked for one
-                # round trip. The session's own commit then finds nothing to do.
-                await raw.batch(
-                    *_forget_answers(left_out, stored),
-                    *_takes(going, bucket_ids),
-                    *_inserts(going, bucket_ids),
-                    ("COMMIT", None),
-                )
-            except DatabaseUnavailable as exc:
-                # The connection broke: the COMMIT may have arrived, or not.
-                raise _CommitUnknown() from exc
-            await session.commit()
+        except DatabaseUnavailable as exc:
+            # The connection broke: the COMMIT may have arrived, or not.
+            raise _CommitUnknown() from exc
         for bucket, left in room.items():
             self._room.put((slug, bucket), left)
         return going_ids
@@ -267,7 +290,7 @@ def _room_left(
     return left
 
 
-def _rows_json(rows: list[dict[str, Any]]) -> str:
+def _rows_json(rows: Sequence[Any]) -> str:
     # One JSON document per table: psycopg adapts a Python list element by element,
     # which cost more than the rest of a batch. msgspec writes uuids, dates and
     # times natively (the json module calls back into Python for each).
@@ -425,14 +448,12 @@ _INSERTS = tuple(
 )
 
 
-def _values(row: Any, columns: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {name: getattr(row, name) for name, _ in columns}
-
-
 def _inserts(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statement]:
-    orders = [_values(ready.order, ORDER_COLUMNS) for ready in going]
-    lines = [_values(line, LINE_COLUMNS) for ready in going for line in ready.lines]
-    tickets = [_values(ticket, TICKET_COLUMNS) for ready in going for ticket in ready.tickets]
+    # The row dataclasses go to JSON as they are: a field the table's columns do not
+    # name (a ticket's `qr`, say, still None) is in the document and not read.
+    orders = [ready.order for ready in going]
+    lines = [line for ready in going for line in ready.lines]
+    tickets = [ticket for ready in going for ticket in ready.tickets]
     holds = [
         {
             "order_id": ready.order.id,

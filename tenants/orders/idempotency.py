@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,8 +59,13 @@ class Replay:
     body: Any
 
 
+# Keys sorted at every level: the same request in another field order is the same.
+_CANONICAL = msgspec.json.Encoder(order="sorted")
+
+
 def request_hash(payload: Any) -> bytes:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).digest()
+    """The hash of a request body as decoded JSON, kept with its Idempotency-Key."""
+    return hashlib.sha256(_CANONICAL.encode(payload)).digest()
 
 
 def check_key(key: str) -> str:

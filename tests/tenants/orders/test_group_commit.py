@@ -32,7 +32,7 @@ from vistapass.tenants.inventory.service import needs_for
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.idempotency import Replay
 from vistapass.tenants.orders.intake import take_order
-from vistapass.tenants.orders.service import OrderRequest
+from vistapass.tenants.orders.service import Buyer, OrderRequest
 
 pytestmark = pytest.mark.slow
 
@@ -253,5 +253,44 @@ def test_a_slot_sold_out_elsewhere_is_refused_while_this_process_still_saw_room(
         refused = await buy(selling, park, request, None)
         assert isinstance(refused, VistapassError) and refused.code == "sold_out"
         assert await live_places(selling, park, product) == (1, 5)
+
+    with_selling(migrated, work)
+
+
+def test_a_batch_that_fails_leaves_nothing_and_the_next_batch_is_written(migrated, park) -> None:
+    """A batch whose writes fail in the database: its orders take the ordinary path
+    (each decided alone), and the batches after it, on another connection, go on."""
+    product = run(migrated, lambda db: slot_product(db, park, 500))
+    schema = schema_for(park)
+    refuse = (
+        f'CREATE FUNCTION "{schema}".refuse_order() RETURNS trigger LANGUAGE plpgsql AS $$ '
+        "BEGIN RAISE EXCEPTION 'refused by the test'; END $$; "
+        f'CREATE TRIGGER refuse_order BEFORE INSERT ON "{schema}".orders FOR EACH ROW '
+        f"WHEN (NEW.contact_name = 'Refused') EXECUTE FUNCTION \"{schema}\".refuse_order()"
+    )
+
+    async def work(selling: Selling) -> None:
+        await buy(selling, park, request_for(product), None)  # the bucket exists
+        async with selling.db.engine.begin() as admin:
+            await admin.exec_driver_sql(refuse)
+        refused = replace(request_for(product), buyer=Buyer(name="Refused"))
+        requests = [request_for(product)] * 9 + [refused]
+        results = await asyncio.gather(
+            *(buy(selling, park, r, f"{product}-fail-{i}") for i, r in enumerate(requests)),
+            return_exceptions=True,
+        )
+        sold = [r for r in results if isinstance(r, dict)]
+        assert len(sold) == 9
+        assert "refused by the test" in str(results[-1])
+        assert await live_places(selling, park, product) == (10, 10)
+
+        async with selling.db.engine.begin() as admin:
+            await admin.exec_driver_sql(f'DROP TRIGGER refuse_order ON "{schema}".orders')
+        after = await asyncio.gather(
+            *(buy(selling, park, request_for(product), None) for _ in range(10))
+        )
+        assert all(isinstance(r, dict) for r in after), after
+        assert await live_places(selling, park, product) == (20, 20)
+        assert await largest_batch(selling, park, product) > 1
 
     with_selling(migrated, work)
