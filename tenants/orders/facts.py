@@ -28,6 +28,7 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.tenants.catalog.quote import QuoteInputs, load_quote_inputs
 from vistapass.tenants.inventory import service as inventory
 from vistapass.tenants.models import CapacityPool
+from vistapass.tenants.orders.rows import PricedRows, priced_rows
 from vistapass.tenants.park.service import get_profile
 
 # An upper bound only: entries are replaced as soon as a commit sees a newer version.
@@ -49,17 +50,20 @@ class SaleFacts:
     pools: dict[str, CapacityPool]  # detached rows, read only
     time_zone: str
     hold_minutes: int
-    # Baskets already priced from these facts. Pricing modes are pure (plugin_api),
-    # so the same basket on the same facts has the same quote and entitlements.
-    priced: dict[PricedKey, tuple[Quote, tuple[Entitlement, ...]]] = field(
+    # Baskets already priced from these facts, with the rows their orders share.
+    # Pricing modes are pure (plugin_api), so the same basket on the same facts has
+    # the same quote and entitlements.
+    priced: dict[PricedKey, tuple[Quote, tuple[Entitlement, ...], PricedRows]] = field(
         default_factory=dict, compare=False
     )
 
     def remember_price(
         self, key: PricedKey, quote: Quote, entitlements: tuple[Entitlement, ...]
-    ) -> None:
+    ) -> PricedRows:
+        rows = priced_rows(quote, entitlements)
         if len(self.priced) < MAX_PRICED:
-            self.priced[key] = (quote, entitlements)
+            self.priced[key] = (quote, entitlements, rows)
+        return rows
 
 
 class SaleFactsCache:

@@ -20,7 +20,7 @@ from typing import Any
 
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.models.base import utcnow
-from vistapass.platform.plugin_api import Entitlement, Quote
+from vistapass.platform.plugin_api import Entitlement
 from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.naming import schema_for
 from vistapass.tenants.catalog.membership import applies_to
@@ -31,7 +31,7 @@ from vistapass.tenants.models import Product
 from vistapass.tenants.orders.context import Selling, local_now
 from vistapass.tenants.orders.facts import SaleFacts
 from vistapass.tenants.orders.group_commit import Claim, Ready
-from vistapass.tenants.orders.rows import build_order
+from vistapass.tenants.orders.rows import PricedRows, build_order
 from vistapass.tenants.orders.service import (
     PENDING_PROVIDERS,
     OrderRequest,
@@ -59,7 +59,7 @@ async def _left_in(selling: Selling, slug: str, need: inventory.Need) -> int:
 
 def _price(
     selling: Selling, request: OrderRequest, facts: SaleFacts
-) -> tuple[Product, Quote, tuple[Entitlement, ...], str] | None:
+) -> tuple[Product, tuple[Entitlement, ...], PricedRows, str] | None:
     """The ordinary path's rules and pricing, on kept facts; None: not a plain order."""
     inputs = facts.inputs
     common = {"slot": request.slot, "channel": request.channel, "lines": request.lines}
@@ -68,14 +68,14 @@ def _price(
         check_members_only(inputs, None)
     key = (request.slot, request.channel, request.lines)
     if (priced := facts.priced.get(key)) is not None:
-        quote, entitlements = priced
+        quote, entitlements, rows = priced
     else:
         _, quote, entitlements = price_basket(inputs, **common)
-        facts.remember_price(key, quote, entitlements)
+        rows = facts.remember_price(key, quote, entitlements)
     provider = check_provider(request, quote.total, selling)
     if provider not in PENDING_PROVIDERS or any(e.real_name_required for e in entitlements):
         return None  # paid at once (free), or names to collect
-    return inputs.product, quote, entitlements, provider
+    return inputs.product, entitlements, rows, provider
 
 
 async def place_plain(
@@ -102,7 +102,7 @@ async def place_plain(
         priced = _price(selling, request, facts)
     if priced is None:
         return None
-    product, quote, entitlements, provider = priced
+    product, entitlements, rows, provider = priced
     needs = inventory.needs_for(
         product,
         facts.pools,
@@ -130,8 +130,7 @@ async def place_plain(
     new = build_order(
         request,
         product,
-        quote,
-        entitlements,
+        rows,
         provider=provider,
         expires_at=utcnow() + timedelta(minutes=facts.hold_minutes),
     )

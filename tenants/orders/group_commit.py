@@ -59,6 +59,9 @@ Bucket = tuple[str, date, str]  # scope, day, slot
 BUCKETS_SEEN_S = 3600.0
 # How long the room a batch left in a bucket is taken as a hint (`has_room`).
 ROOM_HINT_S = 1.0
+# How long a park's connection waits for the next order once its queue is empty,
+# before it goes back to the pool: under load the next one is a millisecond away.
+HOLD_CONNECTION_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class GroupCommit:
         self.on_written = on_written
         self._waiting: dict[str, list[Ready]] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._arrived: dict[str, asyncio.Event] = {}  # set when an order is queued
         self._keys: set[tuple[str, str, str]] = set()  # (slug, scope, key) queued or running
         self._buckets_seen: Recent[tuple[str, Bucket], bool] = Recent(BUCKETS_SEEN_S)
         self._room: Recent[tuple[str, Bucket], int] = Recent(ROOM_HINT_S)
@@ -132,6 +136,8 @@ class GroupCommit:
             self._waiting.setdefault(slug, []).append(ready)
             if slug not in self._draining:
                 self._draining[slug] = asyncio.create_task(self._drain(slug))
+            elif (arrived := self._arrived.get(slug)) is not None:
+                arrived.set()
             # Shielded: a buyer who hangs up does not cancel the batch the order is in.
             return await asyncio.shield(ready.written)
         finally:
@@ -150,22 +156,39 @@ class GroupCommit:
                     self._hand_back(slug)
         finally:
             del self._draining[slug]
+            self._arrived.pop(slug, None)
             # Only when cancelled (shutdown) are orders still waiting: nothing of
             # theirs was written, so the ordinary path may try.
             self._hand_back(slug)
 
     async def _drain_on_one_connection(self, slug: str) -> None:
-        """Batches on one connection for as long as they keep coming: a session and
-        a pool checkout per batch cost more than half of a batch's CPU. A batch that
+        """Batches on one connection for as long as they keep coming (with pauses of
+        up to HOLD_CONNECTION_S): a session and a pool checkout per batch cost more
+        than half of a batch's CPU. A batch that
         fails leaves the connection (its transaction may be open; the pool rolls it
         back), and the next batch takes another."""
         async with self.db.engine.connect() as connection:
             raw = await Raw.on(connection)
-            while waiting := self._waiting.get(slug):
+            while True:
+                waiting = self._waiting.get(slug)
+                if not waiting:
+                    if await self._next_order(slug):
+                        continue
+                    return
                 batch = waiting[:MAX_BATCH]
                 del waiting[:MAX_BATCH]
                 if not await self._settle(slug, raw, batch):
                     return
+
+    async def _next_order(self, slug: str) -> bool:
+        """Whether an order for `slug` was queued within HOLD_CONNECTION_S."""
+        arrived = self._arrived.setdefault(slug, asyncio.Event())
+        arrived.clear()
+        try:
+            await asyncio.wait_for(arrived.wait(), HOLD_CONNECTION_S)
+        except TimeoutError:
+            return False
+        return True
 
     def _hand_back(self, slug: str) -> None:
         for ready in self._waiting.pop(slug, []):

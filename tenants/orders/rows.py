@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from vistapass.platform.plugin_api import Entitlement, Quote
+from vistapass.platform.plugin_api import Entitlement, Quote, QuoteLine
 from vistapass.tenants.models import Order, OrderLine, Product, Ticket
 
 if TYPE_CHECKING:
@@ -177,11 +177,39 @@ class NewRows:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PricedRows:
+    """What every order of one priced basket holds alike: its quote as JSON, its
+    lines and each ticket's price and entitlement. Built once per basket the fast
+    path keeps priced (`facts.SaleFacts.priced`) and shared by the orders made from
+    it, so nothing may change the dicts and lists in it."""
+
+    quote: dict[str, Any]
+    subtotal: int
+    total: int
+    lines: tuple[tuple[QuoteLine, int, list[dict[str, Any]]], ...]  # line, unit price, adj.
+    tickets: tuple[tuple[Entitlement, int, dict[str, Any]], ...]  # entitlement, price, JSON
+
+
+def priced_rows(quote: Quote, entitlements: Sequence[Entitlement]) -> PricedRows:
+    unit_prices = {line.unit: line.unit_price for line in quote.lines}
+    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
+    return PricedRows(
+        quote=quote_json(quote, entitlements),
+        subtotal=quote.subtotal,
+        total=quote.total,
+        lines=tuple((line, line.unit_price, adjustments(line.adjustments)) for line in quote.lines),
+        tickets=tuple(
+            (entitlement, price, entitlement_json(entitlement))
+            for entitlement, price in zip(entitlements, prices, strict=True)
+        ),
+    )
+
+
 def build_order(
     request: OrderRequest,
     product: Product,
-    quote: Quote,
-    entitlements: Sequence[Entitlement],
+    priced: PricedRows,
     *,
     provider: str,
     expires_at: datetime | None,
@@ -197,12 +225,12 @@ def build_order(
         product_code=product.code,
         visit_date=request.visit_date,
         slot=request.slot,
-        places=len(entitlements),
-        currency=quote.currency,
-        subtotal=quote.subtotal,
-        total=quote.total,
+        places=len(priced.tickets),
+        currency=priced.quote["currency"],
+        subtotal=priced.subtotal,
+        total=priced.total,
         refunded_amount=0,
-        quote=quote_json(quote, entitlements),
+        quote=priced.quote,
         contact_name=request.buyer.name,
         contact_email=request.buyer.email,
         contact_phone=request.buyer.phone,
@@ -220,14 +248,12 @@ def build_order(
             unit=line.unit,
             quantity=line.quantity,
             base_price=line.base_price,
-            unit_price=line.unit_price,
-            total=line.total,
-            adjustments=adjustments(line.adjustments),
+            unit_price=unit_price,
+            total=unit_price * line.quantity,
+            adjustments=adjusted,
         )
-        for line in quote.lines
+        for line, unit_price, adjusted in priced.lines
     ]
-    unit_prices = {line.unit: line.unit_price for line in quote.lines}
-    prices = allocate(quote.total, [unit_prices.get(e.unit, 0) for e in entitlements])
     tickets = [
         NewTicket(
             id=uuid.uuid4(),
@@ -239,12 +265,8 @@ def build_order(
             valid_from=entitlement.valid_from,
             valid_to=entitlement.valid_to,
             slot=entitlement.slot,
-            entitlement=entitlement_json(entitlement),
-            qr=None,
-            holder_id=None,
-            revoked_at=None,
-            revoked_reason=None,
+            entitlement=shown,
         )
-        for position, (entitlement, price) in enumerate(zip(entitlements, prices, strict=True))
+        for position, (entitlement, price, shown) in enumerate(priced.tickets)
     ]
     return NewRows(order, lines, tickets)

@@ -39,7 +39,7 @@ from vistapass.tenants.orders.holders import (
 from vistapass.tenants.orders.idempotency import IdempotencyClaim, finish
 from vistapass.tenants.orders.payment import settle_paid
 from vistapass.tenants.orders.release import reclaim_expired, reclaim_expired_claims
-from vistapass.tenants.orders.rows import build_order
+from vistapass.tenants.orders.rows import build_order, priced_rows
 from vistapass.tenants.orders.views import order_view
 from vistapass.tenants.park.service import get_profile
 
@@ -148,8 +148,7 @@ async def _write_order(
     new = build_order(
         request,
         product,
-        quote,
-        entitlements,
+        priced_rows(quote, entitlements),
         provider=provider,
         expires_at=None if paid_now else utcnow() + timedelta(minutes=profile.hold_minutes),
     )
