@@ -177,12 +177,10 @@ async def _choose_language(request: Request[Any, Any, Any]) -> None:
 
 async def _close_selling(selling: Selling) -> None:
     try:
-        # Availability answers the last group commits changed, not yet dropped.
-        await selling.later.close()
+        await selling.close()
     except Exception:
-        log.exception("dropping cached availability at shutdown")
-    if selling.stripe is not None:
-        await selling.stripe.aclose()
+        # Nothing is lost: unsent cache drops lapse by themselves (availability).
+        log.exception("closing selling at shutdown")
 
 
 class CorePlugin(InitPluginProtocol):
@@ -215,9 +213,8 @@ class CorePlugin(InitPluginProtocol):
             yield
         finally:
             self.domains = None
-            # Selling (tenants/orders/context.py) is made on first use; its Stripe
-            # client holds connections of its own, and it may have cache entries
-            # to drop.
+            # Selling (tenants/orders/context.py) is made on first use; it may hold
+            # a connection, cache entries to drop and Stripe's connections.
             selling = getattr(app.state, "selling", None)
             if selling is not None:
                 await _close_selling(selling)

@@ -34,6 +34,16 @@ class Selling:
     orders: GroupCommit  # plain web orders, written in batches (`fast_path`)
     later: DelayedInvalidation  # the cached availability the group commit changed
 
+    async def close(self) -> None:
+        """At shutdown: the last batches are written, the availability they changed
+        is dropped, and Stripe's connections are closed."""
+        await self.orders.close()
+        try:
+            await self.later.close()
+        finally:
+            if self.stripe is not None:
+                await self.stripe.aclose()
+
     @classmethod
     def build(cls, db: Database, settings: Settings, redis: Redis) -> Selling:
         stripe = None

@@ -106,6 +106,7 @@ class GroupCommit:
         self._waiting: dict[str, list[Ready]] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._arrived: dict[str, asyncio.Event] = {}  # set when an order is queued
+        self._closing = False
         self._keys: set[tuple[str, str, str]] = set()  # (slug, scope, key) queued or running
         self._buckets_seen: Recent[tuple[str, Bucket], bool] = Recent(BUCKETS_SEEN_S)
         self._room: Recent[tuple[str, Bucket], int] = Recent(ROOM_HINT_S)
@@ -143,6 +144,15 @@ class GroupCommit:
         finally:
             if claim is not None:
                 self._keys.discard((slug, claim.scope, claim.key))
+
+    async def close(self) -> None:
+        """At shutdown: what is queued is written, then each connection goes back
+        to the pool (a connection still held when the loop ends is never returned)."""
+        self._closing = True
+        for arrived in self._arrived.values():
+            arrived.set()
+        if self._draining:
+            await asyncio.gather(*self._draining.values(), return_exceptions=True)
 
     async def _drain(self, slug: str) -> None:
         try:
@@ -182,6 +192,8 @@ class GroupCommit:
 
     async def _next_order(self, slug: str) -> bool:
         """Whether an order for `slug` was queued within HOLD_CONNECTION_S."""
+        if self._closing:
+            return False
         arrived = self._arrived.setdefault(slug, asyncio.Event())
         arrived.clear()
         try:

@@ -44,9 +44,11 @@ def park(migrated: Settings) -> str:
 def with_selling(settings: Settings, work: Callable[[Selling], Awaitable[T]]) -> T:
     async def main(db: Database) -> T:
         redis = redis_client(settings)
+        selling = Selling.build(db, settings, redis)
         try:
-            return await work(Selling.build(db, settings, redis))
+            return await work(selling)
         finally:
+            await selling.close()
             await redis.aclose()
 
     return run(settings, main)

@@ -29,6 +29,7 @@ from vistapass.platform.tenancy.binding import tenant_session
 from vistapass.platform.tenancy.naming import schema_for
 from vistapass.platform.tenancy.provisioning import provision_tenant
 from vistapass.tenants.inventory.service import needs_for
+from vistapass.tenants.orders import group_commit
 from vistapass.tenants.orders.context import Selling
 from vistapass.tenants.orders.idempotency import Replay
 from vistapass.tenants.orders.intake import take_order
@@ -211,9 +212,12 @@ def test_one_key_sent_to_two_processes_at_once_makes_one_order(migrated, park) -
     async def work(selling: Selling) -> None:
         other = Selling.build(selling.db, selling.settings, selling.redis)
         await buy(selling, park, request_for(product), None)  # the bucket exists
-        results = await asyncio.gather(
-            *(buy(s, park, request_for(product, 2), key) for s in [selling, other] * 10)
-        )
+        try:
+            results = await asyncio.gather(
+                *(buy(s, park, request_for(product, 2), key) for s in [selling, other] * 10)
+            )
+        finally:
+            await other.close()
         assert_one_order(results)
         assert await live_places(selling, park, product) == (3, 3)
 
@@ -292,5 +296,29 @@ def test_a_batch_that_fails_leaves_nothing_and_the_next_batch_is_written(migrate
         assert all(isinstance(r, dict) for r in after), after
         assert await live_places(selling, park, product) == (20, 20)
         assert await largest_batch(selling, park, product) > 1
+
+    with_selling(migrated, work)
+
+
+def test_a_connection_held_for_the_next_batch_goes_back_when_the_app_closes(
+    migrated, park, monkeypatch
+) -> None:
+    # Held far longer than the test: only closing can give it back in time.
+    monkeypatch.setattr(group_commit, "HOLD_CONNECTION_S", 60.0)
+    product = run(migrated, lambda db: slot_product(db, park, 500))
+
+    async def work(selling: Selling) -> None:
+        pool = selling.db.engine.sync_engine.pool
+        results = await asyncio.gather(
+            *(buy(selling, park, request_for(product), None) for _ in range(20))
+        )
+        assert all(isinstance(r, dict) for r in results), results
+        assert pool.checkedout() == 1  # the park's connection, waiting for more orders
+        more = await buy(selling, park, request_for(product), None)
+        assert isinstance(more, dict)
+        async with asyncio.timeout(10):
+            await selling.orders.close()
+        assert pool.checkedout() == 0
+        assert await live_places(selling, park, product) == (21, 21)
 
     with_selling(migrated, work)
