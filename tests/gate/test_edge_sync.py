@@ -251,8 +251,9 @@ def test_a_refused_credential_keeps_the_edge_on_its_cache(
             good = Edge(path, hub.url, token)
             await good.loop.run_once()
             await good.close()
-            park, _, secret = token.partition(".")
-            edge = Edge(path, hub.url, f"{park}.0123456789abcdef0123456789abcdef.{secret}")
+            # The park's name, then a credential the hub never issued.
+            wrong = f"{token.split('.', 1)[0]}.0123456789abcdef0123456789abcdef.bm90LWlzc3VlZA"
+            edge = Edge(path, hub.url, wrong)
             try:
                 with pytest.raises(HubRefused) as refused:
                     await edge.loop.run_once()
