@@ -25,7 +25,10 @@ edge's log, entitlement counts and anti-passback stay right; when the edge's
 answer is a refusal, nothing more is sent to the terminal (the door already
 opened), and the adapter logs and counts it as `admitted_but_refused` for the
 audit. Records are decided before the terminal gets its `OK`, so an edge that
-dies mid-upload makes the terminal send them again rather than lose them.
+dies mid-upload makes the terminal send them again rather than lose them. A
+command handed out and never reported on (the terminal rebooted, its answer was
+lost) goes out again at a poll `RESEND_AFTER_S` later, under the same id: adding
+or deleting a user twice does no harm.
 
 Public surface: `ZktecoDevice`, `WhitelistEntry`, `ZktecoAdapter(decide, devices)`
 with `router()`, `start()`, `stop()`, `queue_whitelist()`, `queue_removal()`,
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +62,9 @@ POLL_SECONDS = 5  # `Delay`: how often the terminal polls, so how soon a whiteli
 MAX_BODY = 2 * 1024 * 1024
 MAX_NAME = 24  # terminals keep at most this many characters of a user's name
 COMMANDS_PER_POLL = 50
+# A command a terminal took and never reported on (it rebooted, the answer was lost)
+# is sent again at its poll after this long: user-list commands may run twice.
+RESEND_AFTER_S = 120.0
 SEEN_RECORDS = 20_000  # how many records are remembered to drop re-sent ones
 
 
@@ -101,6 +108,7 @@ class ZktecoStats:
     commands_sent: int = 0
     commands_ok: int = 0
     commands_failed: int = 0
+    commands_resent: int = 0
     unknown_results: int = 0
 
 
@@ -216,15 +224,18 @@ class ZktecoAdapter:
         devices: Iterable[ZktecoDevice],
         tz: tzinfo = UTC,
         path: str = ICLOCK_PATH,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.decide = decide
         self.tz = tz
         self.path = path
+        self._monotonic = monotonic
         self.stats = ZktecoStats()
         self._ids = itertools.count(1)
         self._queues: dict[str, deque[tuple[int, str]]] = {}
         self.set_devices(devices)
-        self._in_flight: dict[int, tuple[str, str]] = {}
+        # Sent and not yet reported on: id -> (serial number, command, when sent).
+        self._in_flight: dict[int, tuple[str, str, float]] = {}
         self._stamps: dict[str, str] = {}
         self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
         # Told (serial number, command, Return code) for each result a terminal reports.
@@ -257,7 +268,7 @@ class ZktecoAdapter:
     def pending(self, sn: str) -> int:
         """Commands queued or sent and not yet confirmed for this terminal."""
         waiting = len(self._queues.get(sn, ()))
-        return waiting + sum(1 for owner, _ in self._in_flight.values() if owner == sn)
+        return waiting + sum(1 for owner, _, _ in self._in_flight.values() if owner == sn)
 
     def _queue(self, sn: str, command: str) -> int:
         if sn not in self._queues:
@@ -366,14 +377,31 @@ class ZktecoAdapter:
 
     def on_poll(self, sn: str, _query: Any, _body: bytes) -> str:
         self.stats.polls += 1
+        now = self._monotonic()
         queue = self._queues[sn]
+        self._requeue_unanswered(sn, queue, now)
         batch = [queue.popleft() for _ in range(min(len(queue), COMMANDS_PER_POLL))]
         if not batch:
             return "OK"
         for command_id, command in batch:
-            self._in_flight[command_id] = (sn, command)
+            self._in_flight[command_id] = (sn, command, now)
         self.stats.commands_sent += len(batch)
         return format_commands(batch)
+
+    def _requeue_unanswered(self, sn: str, queue: deque[tuple[int, str]], now: float) -> None:
+        """Put this terminal's commands unanswered for RESEND_AFTER_S back at the front
+        of its queue, oldest first, under the same ids."""
+        stale = sorted(
+            command_id
+            for command_id, (owner, _, sent_at) in self._in_flight.items()
+            if owner == sn and now - sent_at >= RESEND_AFTER_S
+        )
+        for command_id in reversed(stale):
+            _, command, _ = self._in_flight.pop(command_id)
+            queue.appendleft((command_id, command))
+        if stale:
+            self.stats.commands_resent += len(stale)
+            log.warning("gate.zkteco.commands_resent", sn=sn, count=len(stale))
 
     def on_results(self, sn: str, _query: Any, body: bytes) -> str:
         try:

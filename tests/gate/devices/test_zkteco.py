@@ -15,6 +15,7 @@ from tests.gate.devices.support import CARD_OK, Gate, run, serve
 from vistapass.gate_firmware_bridge.devices.base import Malformed
 from vistapass.gate_firmware_bridge.devices.zkteco import (
     ICLOCK_PATH,
+    RESEND_AFTER_S,
     AttlogRecord,
     WhitelistEntry,
     ZktecoAdapter,
@@ -173,3 +174,39 @@ def test_queueing_for_an_unconfigured_terminal_fails_loudly() -> None:
     adapter = ZktecoAdapter(Gate(), [ZktecoDevice(SN)])
     with pytest.raises(KeyError):
         adapter.queue_whitelist("NOPE", [WhitelistEntry("1")])
+
+
+def test_a_command_the_terminal_never_reports_on_is_sent_again() -> None:
+    """A terminal that rebooted (or lost its answer) after taking a command gets it
+    again at a poll RESEND_AFTER_S later, under the same id; the rest wait behind it."""
+    clock = [1000.0]
+    adapter = ZktecoAdapter(Gate(), [ZktecoDevice(SN)], tz=PARK, monotonic=lambda: clock[0])
+
+    async def scenario() -> None:
+        async with serve(adapter.router()) as base, httpx.AsyncClient() as terminal:
+            iclock = base + ICLOCK_PATH
+
+            async def poll() -> str:
+                return (await terminal.get(f"{iclock}/getrequest", params={"SN": SN})).text
+
+            [first] = adapter.queue_whitelist(SN, [WhitelistEntry(CARD_OK, "Ana")])
+            sent = await poll()
+            assert sent.startswith(f"C:{first}:DATA UPDATE USERINFO PIN={CARD_OK}")
+            [later] = adapter.queue_removal(SN, ["555"])
+            clock[0] += RESEND_AFTER_S - 1
+            assert await poll() == f"C:{later}:DATA DELETE USERINFO PIN=555\n"
+            assert adapter.pending(SN) == 2 and adapter.stats.commands_resent == 0
+            clock[0] += 1  # the first is unanswered for RESEND_AFTER_S now
+            assert await poll() == sent
+            assert adapter.stats.commands_resent == 1 and adapter.pending(SN) == 2
+            body = f"ID={first}&Return=0&CMD=DATA\nID={later}&Return=0&CMD=DATA\n"
+            await terminal.post(f"{iclock}/devicecmd", params={"SN": SN}, content=body)
+            assert adapter.pending(SN) == 0 and adapter.stats.commands_ok == 2
+            # The answer to the first sending, arriving at last, is one too many.
+            late = f"ID={first}&Return=0&CMD=DATA\n"
+            await terminal.post(f"{iclock}/devicecmd", params={"SN": SN}, content=late)
+            assert adapter.stats.unknown_results == 1 and adapter.stats.commands_ok == 2
+            clock[0] += RESEND_AFTER_S * 2
+            assert await poll() == "OK"
+
+    run(scenario)
