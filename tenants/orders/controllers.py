@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from vistapass.platform.authz.permissions import public, requires
 from vistapass.platform.identity.principal import resolve_principal
 from vistapass.platform.tenancy.binding import tenant_session
+from vistapass.tenants.catalog.api import request_actor
 from vistapass.tenants.catalog.membership import MEMBER_COOKIE
 from vistapass.tenants.catalog.quote import load_product_on_sale
 from vistapass.tenants.inventory.availability import availability
@@ -32,10 +33,11 @@ from vistapass.tenants.orders.intake import (
     take_order,
     web_order_request,
 )
+from vistapass.tenants.orders.outside_refunds import staff_outside_refund
 from vistapass.tenants.orders.payment import pay_in_test
 from vistapass.tenants.orders.refunds import refund_order
 from vistapass.tenants.orders.release import cancel_order
-from vistapass.tenants.orders.schemas import OrderIn, RefundIn, WindowSaleIn
+from vistapass.tenants.orders.schemas import OrderIn, OutsideRefundIn, RefundIn, WindowSaleIn
 from vistapass.tenants.orders.service import (
     Buyer,
     OrderError,
@@ -255,6 +257,34 @@ class OrderController(Controller):
     ) -> dict[str, Any]:
         selling = selling_for(request.app.state)
         return await _refund(selling, tenant_slug, code, data, by_staff=True)
+
+    @post(
+        "/staff/orders/{code:str}/outside-refunds",
+        summary="Record a refund paid another way (cash, bank transfer) after a failed one",
+        opt=requires("orders:refund"),
+        status_code=200,
+    )
+    async def staff_outside_refund(
+        self,
+        request: Request[Any, Any, Any],
+        tenant_slug: FromPath[str],
+        code: FromPath[str],
+        data: JSONBody[OutsideRefundIn],
+    ) -> dict[str, Any]:
+        selling = selling_for(request.app.state)
+        actor = await request_actor(request)
+        async with tenant_session(selling.db, tenant_slug) as session:
+            order, owed = await staff_outside_refund(
+                session,
+                actor,
+                code,
+                amount=data.amount,
+                method=data.method,
+                reference=data.reference,
+            )
+            view = await order_view(session, order)
+        view.pop("token")
+        return {"recorded": data.amount, "owed": owed, "order": view}
 
     @get("/staff/orders/{code:str}", summary="Any order, for staff", opt=requires("orders:read"))
     async def staff_show(

@@ -58,3 +58,11 @@ class WindowSaleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class RefundIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tickets: list[uuid.UUID] | None = None  # None: every ticket still valid
     reason: Annotated[str, msgspec.Meta(max_length=200)] = "requested_by_customer"
+
+
+class OutsideRefundIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A refund staff paid another way after the provider failed one."""
+
+    amount: Annotated[int, msgspec.Meta(ge=1)]  # minor units
+    method: Annotated[str, msgspec.Meta(max_length=30)]  # cash or bank_transfer
+    reference: Annotated[str, msgspec.Meta(max_length=200)] = ""  # kept in the audit log

@@ -1,4 +1,5 @@
-"""Staff actions on one order from the console: refund tickets, cancel an unpaid order.
+"""Staff actions on one order from the console: refund tickets, cancel an unpaid order,
+record a refund paid another way after the provider failed one.
 
 Both run in the request's transaction with their audit entry, so a refused
 action leaves neither a change nor an entry behind. Staff refunds give back
@@ -19,12 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vistapass.platform.audit.service import Actor, record
 from vistapass.platform.errors import VistapassError
 from vistapass.tenants.orders.context import Selling
+from vistapass.tenants.orders.outside_refunds import OUTSIDE_METHODS
 from vistapass.tenants.orders.refunds import RefundResult, refund_order
 from vistapass.tenants.orders.release import cancel_order
 from vistapass.tenants.orders.service import load_order
 from vistapass.tenants.park.service import get_profile
+from vistapass.tenants.window.forms import SaleFormError, parse_money
 
 MAX_REASON = 500
+MAX_REFERENCE = 200
 
 
 class RefundFormError(VistapassError):
@@ -73,6 +77,42 @@ def read_refund_form(form: Any) -> RefundForm:
         if not tickets:
             raise RefundFormError("Tick the tickets to refund.", details={"field": "tickets"})
     return RefundForm(scope == "all", tuple(tickets), reason)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideRefundForm:
+    amount: int  # minor units
+    method: str
+    reference: str
+
+
+def typed_outside_refund(form: Any) -> dict[str, str]:
+    """The form for a refund paid another way, as typed."""
+    return {
+        name: value.strip() if isinstance(value := form.get(name, ""), str) else ""
+        for name in ("amount", "method", "reference")
+    }
+
+
+def read_outside_refund_form(form: Any) -> OutsideRefundForm:
+    typed = typed_outside_refund(form)
+    try:
+        amount = parse_money(typed["amount"])
+    except SaleFormError:
+        amount = None
+    if amount is None or amount < 1:
+        raise RefundFormError(
+            "Type the amount paid back, e.g. 120 or 120.50.",
+            code="invalid_amount",
+            details={"field": "amount"},
+        )
+    if typed["method"] not in OUTSIDE_METHODS:
+        raise RefundFormError("Choose how the buyer was paid.", details={"field": "method"})
+    if len(typed["reference"]) > MAX_REFERENCE:
+        raise RefundFormError(
+            "The reference is at most 200 characters.", details={"field": "reference"}
+        )
+    return OutsideRefundForm(amount, typed["method"], typed["reference"])
 
 
 async def staff_refund(
@@ -130,6 +170,8 @@ MESSAGES = {
     "already_refunded": "These tickets were already refunded.",
     "refund_exceeds_paid": "That is more than is left of what was paid.",
     "order_not_pending": "Only an unpaid order can be cancelled.",
+    "nothing_owed": "Nothing is owed on this order: no refund failed at the provider.",
+    "refund_exceeds_owed": "That is more than is owed to the buyer.",
 }
 
 

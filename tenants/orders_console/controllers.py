@@ -23,6 +23,7 @@ from vistapass.tenants.catalog.api import request_actor
 from vistapass.tenants.catalog.extras import money
 from vistapass.tenants.ledger.service import daily_report
 from vistapass.tenants.orders.context import selling_for
+from vistapass.tenants.orders.outside_refunds import owed_outside, staff_outside_refund
 from vistapass.tenants.orders.service import OrderNotFound, load_order
 from vistapass.tenants.orders_console import actions, queries
 from vistapass.tenants.park.service import get_profile
@@ -198,6 +199,7 @@ class OrdersConsoleController(Controller):
             )
         names = await queries.product_names(db_session)
         detail = await queries.order_detail(db_session, order, profile.time_zone)
+        owed = await owed_outside(db_session, order)
         return await _page(
             request,
             db_session,
@@ -208,6 +210,8 @@ class OrdersConsoleController(Controller):
             product_name=names.get(order.product_code),
             refundable=order.status in ("paid", "partially_refunded"),
             cancellable=order.status == "pending",
+            owed=money(owed, order.currency) if owed else "",
+            owed_amount=f"{owed // 100}.{owed % 100:02d}",
             error=error,
             done=request.query_params.get("done", ""),
         )
@@ -253,6 +257,43 @@ class OrdersConsoleController(Controller):
                 request, db_session, tenant.slug, order_code, error=error, status_code=422
             )
         target = f"/p/{tenant.slug}/console/orders/{result.order.code}?done=refund"
+        return Redirect(target, status_code=303)
+
+    @post("/{order_code:str}/outside-refund", opt=REFUND, status_code=303)
+    async def outside_refund(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: TenantDbSession,
+        tenant: CurrentTenant,
+        order_code: FromPath[str],
+    ) -> Template | Redirect:
+        form = await request.form()
+        try:
+            async with db_session.begin_nested():
+                asked = actions.read_outside_refund_form(form)
+                actor = await request_actor(request)
+                order, _ = await staff_outside_refund(
+                    db_session,
+                    actor,
+                    order_code,
+                    amount=asked.amount,
+                    method=asked.method,
+                    reference=asked.reference,
+                )
+        except VistapassError as exc:
+            if not wants_html(request) or exc.status_code != 422:
+                raise
+            error = {
+                "action": "outside_refund",
+                "code": exc.code,
+                "message": actions.message_of(exc),
+                "field": str(exc.details.get("field", "")),
+                "typed": actions.typed_outside_refund(form),
+            }
+            return await self._order(
+                request, db_session, tenant.slug, order_code, error=error, status_code=422
+            )
+        target = f"/p/{tenant.slug}/console/orders/{order.code}?done=outside_refund"
         return Redirect(target, status_code=303)
 
     @post("/{order_code:str}/cancel", opt=REFUND, status_code=303)

@@ -17,6 +17,7 @@ from sqlalchemy import text, update
 from tests.conftest import run, sign_in, unique_slug
 from tests.fakes.stripe_server import FakeStripe
 from tests.tenants.orders.conftest import open_weekday, order_body
+from tests.tenants.orders_console.support import audit_entries, csrf, html
 from vistapass.platform.app import create_app
 from vistapass.platform.db import Database
 from vistapass.platform.mail.tasks import mailbox_key
@@ -316,11 +317,74 @@ def test_a_wallet_refund_that_fails_is_taken_back_in_the_books(
         code=order["code"],
     )
     assert [(k, a) for k, a in money] == [("charge", 12000), ("refund", 12000), ("reversal", 12000)]
+
+    # Staff pay the buyer another way and record it, by bank transfer in two parts:
+    # one through the console's form, the rest through the staff API. (Not in cash:
+    # the day's test below counts on cash netting to nothing.)
+    sign_in(client, stripe_settings, make_member(money_park, "cashier"))
+    page_url = f"/p/{money_park}/console/orders/{order['code']}"
+    page = client.get(page_url, headers=html("en"))
+    assert 'id="outside-refund"' in page.text and 'value="120.00"' in page.text
+    assert "以其他方式退款" in client.get(page_url, headers=html("zh-CN")).text
+    outside = f"{page_url}/outside-refund"
+    too_much = client.post(
+        outside, data={"amount": "120.01", "method": "bank_transfer"}, headers=csrf(client)
+    )
+    assert too_much.status_code == 422
+    assert 'data-code="refund_exceeds_owed"' in too_much.text
+    assert 'value="120.01"' in too_much.text  # the form keeps what was typed
+    unknown = client.post(outside, data={"amount": "5", "method": "cheque"}, headers=csrf(client))
+    assert unknown.status_code == 422 and 'aria-invalid="true"' in unknown.text
+    first = client.post(
+        outside,
+        data={"amount": "50", "method": "bank_transfer", "reference": "TX-87"},
+        headers=csrf(client),
+        follow_redirects=False,
+    )
+    assert first.status_code == 303, first.text
+    assert 'value="70.00"' in client.get(page_url, headers=html("en")).text  # still owed
+    api = f"/p/{money_park}/api/v1/staff/orders/{order['code']}/outside-refunds"
+    headers = csrf(client)
+    wrong = client.post(api, json={"amount": 7001, "method": "bank_transfer"}, headers=headers)
+    assert wrong.status_code == 422 and wrong.json()["error"]["details"]["owed"] == 7000
+    rest = client.post(
+        api, json={"amount": 7000, "method": "bank_transfer", "reference": "TX-88"}, headers=headers
+    )
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["owed"] == 0
+    assert (rest.json()["order"]["refunded"], rest.json()["order"]["note"]) == (
+        12000,
+        "refund_paid_outside",
+    )
+    nothing = client.post(api, json={"amount": 1, "method": "cash"}, headers=headers)
+    assert nothing.status_code == 422 and nothing.json()["error"]["code"] == "nothing_owed"
+    assert 'id="outside-refund"' not in client.get(page_url, headers=html("en")).text
+    entries = audit_entries(stripe_settings, money_park, "order.refund_paid_outside")
+    assert [(e.after["method"], e.after["reference"]) for e in entries] == [
+        ("bank_transfer", "TX-87"),
+        ("bank_transfer", "TX-88"),
+    ]
+    client.cookies.clear()
+    money = rows(
+        stripe_settings,
+        money_park,
+        "SELECT p.kind, p.provider, p.amount FROM payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE o.code = :code AND p.kind = 'refund' ORDER BY p.created_at",
+        code=order["code"],
+    )
+    assert [tuple(m) for m in money] == [
+        ("refund", "stripe", 12000),
+        ("refund", "bank_transfer", 5000),
+        ("refund", "bank_transfer", 7000),
+    ]
+
     sign_in(client, stripe_settings, make_member(money_park, "finance"))
     today = asyncio.run(_park_today(stripe_settings, money_park))
     report = client.get(f"/p/{money_park}/api/v1/reports/daily?date={today.isoformat()}")
     client.cookies.clear()
     assert report.status_code == 200 and report.json()["balanced"] is True, report.text
+    payouts = {p["provider"]: p["refunds"] for p in report.json()["payouts"]}
+    assert payouts["bank_transfer"] == 12000
 
 
 def stripe_refunds(settings: Settings, slug: str, code: str) -> list[str]:
