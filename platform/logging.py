@@ -74,13 +74,7 @@ class _UtcStamp:
         return event
 
 
-# Bumped by every configure_logging: what a BoundOnce logger checks.
-_configured = 0
-
-
 def configure_logging(settings: Settings) -> None:
-    global _configured
-    _configured += 1
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and (settings.is_production or not sys.stderr.isatty())
     )
@@ -123,15 +117,21 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
 class BoundOnce:
     """A logger for a line written on every request (the access log): bound once
     per configuration rather than assembled again for each line, as get_logger's
-    proxy is (about 5 µs a line)."""
+    proxy is (about 5 µs a line). It binds again whenever structlog's processors
+    or level are not those it was bound with: a new `configure_logging`, or a
+    test's `structlog.testing.capture_logs`."""
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._configured = -1
+        self._bound_to: tuple[object, object] | None = None
         self._logger: Any = None
 
     def get(self) -> Any:
-        if self._configured != _configured:
+        config = structlog.get_config()
+        current = (config["processors"], config["wrapper_class"])
+        if self._bound_to is None or any(
+            a is not b for a, b in zip(self._bound_to, current, strict=True)
+        ):
             self._logger = structlog.get_logger(self._name).bind()
-            self._configured = _configured
+            self._bound_to = current
         return self._logger
