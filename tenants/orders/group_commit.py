@@ -382,22 +382,35 @@ def _lock(bucket: Bucket) -> Statement:
     )
 
 
+_TAKES = (
+    "UPDATE inventory_buckets AS b SET taken = b.taken + v.n, capacity = v.capacity "
+    "FROM unnest(%(ids)s::bigint[], %(ns)s::int[], %(capacities)s::int[]) AS v(id, n, capacity) "
+    "WHERE b.id = v.id"
+)
+
+
 def _takes(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statement]:
-    """Each bucket's places for the orders that go; its capacity as configured now,
-    as the ordinary path writes it (`inventory.take`)."""
+    """Each bucket's places for the orders that go, and its capacity as configured
+    now, as the ordinary path writes it (`inventory.take`): one statement for all
+    of them, whose rows this transaction has locked already."""
     wanted: dict[int, tuple[int, int]] = {}
     for ready in going:
         for need in ready.needs:
             bucket_id = bucket_ids[need.bucket]
             places, _ = wanted.get(bucket_id, (0, need.capacity))
             wanted[bucket_id] = (places + need.quantity, need.capacity)
+    if not wanted:
+        return []  # products without a capacity
+    ordered = sorted(wanted.items())
     return [
         (
-            "UPDATE inventory_buckets SET taken = taken + %(n)s, capacity = %(capacity)s "
-            "WHERE id = %(id)s",
-            {"n": n, "capacity": capacity, "id": bucket_id},
+            _TAKES,
+            {
+                "ids": [bucket_id for bucket_id, _ in ordered],
+                "ns": [n for _, (n, _) in ordered],
+                "capacities": [capacity for _, (_, capacity) in ordered],
+            },
         )
-        for bucket_id, (n, capacity) in sorted(wanted.items())
     ]
 
 
