@@ -80,12 +80,11 @@ class FastLane:
         self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._route_for(scope)
-        if route is None:
+        found = self._route_for(scope)
+        if found is None:
             await self.app(scope, receive, send)
             return
-        match = route.path.fullmatch(scope["path"])
-        assert match is not None  # _route_for matched it
+        route, match = found
         read = await _read_body(receive)
         if read is None:
             return  # the client went away: nobody to answer
@@ -111,12 +110,12 @@ class FastLane:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
-    def _route_for(self, scope: Scope) -> FastRoute | None:
+    def _route_for(self, scope: Scope) -> tuple[FastRoute, re.Match[str]] | None:
         if scope["type"] != "http":
             return None
         for route in self.routes:
-            if scope["method"] == route.method and route.path.fullmatch(scope["path"]):
-                return route if _is_small_json(scope) else None
+            if scope["method"] == route.method and (match := route.path.fullmatch(scope["path"])):
+                return (route, match) if _is_small_json(scope) else None
         return None
 
 

@@ -129,19 +129,13 @@ async def bind_tenant_then(
     """
     if session.in_transaction():
         raise RuntimeError("bind_tenant must start the session's transaction")
-    if not is_valid_slug(slug):
-        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+    _check_slug(slug)
     # Execution options only apply when the session procures its connection, so
     # the schema map is set first (it follows from the slug) and checked below.
-    schema = schema_for(slug)
     connection = await session.connection(
-        execution_options={"schema_translate_map": {TENANT_SCHEMA: schema}}
+        execution_options={"schema_translate_map": {TENANT_SCHEMA: schema_for(slug)}}
     )
-    tenant = await _registry_row(session, slug)
-    if tenant.schema_name != schema:
-        raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema!r}")
-    if tenant.status == TenantStatus.SUSPENDED and not allow_suspended:
-        raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
+    tenant = _bindable(await _registry_row(session, slug), slug, allow_suspended)
     # The search path lets hand-written SQL (the hot paths of selling) name tenant
     # tables unqualified; ORM statements are mapped by schema_translate_map. Sent
     # straight through psycopg, with BEGIN: every request of a park starts with it.
@@ -151,6 +145,21 @@ async def bind_tenant_then(
     rows = await raw.batch(_bind(tenant), *then, *more)
     session.info[TENANT_KEY] = tenant
     return tenant, rows[1:]
+
+
+def _check_slug(slug: str) -> None:
+    if not is_valid_slug(slug):
+        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+
+
+def _bindable(tenant: BoundTenant, slug: str, allow_suspended: bool) -> BoundTenant:
+    """The registry row, if a session may be bound to it now."""
+    schema = schema_for(slug)
+    if tenant.schema_name != schema:
+        raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema!r}")
+    if tenant.status == TenantStatus.SUSPENDED and not allow_suspended:
+        raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
+    return tenant
 
 
 def _bind(tenant: BoundTenant) -> Statement:
@@ -167,17 +176,12 @@ async def bind_tenant_raw(
     session and a pool checkout per batch cost more than half of a batch's CPU).
     The caller ends each transaction (COMMIT or ROLLBACK on `raw`).
     """
-    if not is_valid_slug(slug):
-        raise TenantNotFound(f"No park is called '{slug}'.", details={"slug": slug})
+    _check_slug(slug)
     tenant = _registry.get((db.engine, slug))
     if tenant is None:
         async with db.session() as session:
             tenant = await _load_registry_row(session, slug)
-    if tenant.schema_name != schema_for(slug):
-        raise RuntimeError(f"registry schema {tenant.schema_name!r} is not {schema_for(slug)!r}")
-    if tenant.status == TenantStatus.SUSPENDED:
-        raise TenantSuspended(f"The park '{slug}' is suspended.", details={"slug": slug})
-    rows = await raw.batch(_bind(tenant), *then)
+    rows = await raw.batch(_bind(_bindable(tenant, slug, allow_suspended=False)), *then)
     return tenant, rows[1:]
 
 

@@ -15,7 +15,7 @@ park wait while the transaction before them runs, then go together:
    and commits.
 
 A park's batches go one after the other on one connection, held for as long as
-they keep coming.
+they keep coming. The statements themselves are built in `batch_sql.py`.
 
 An order that cannot go this way (priced at an older facts version, a key seen
 before, a bucket with no room left for it once the orders before it in the
@@ -36,14 +36,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import msgspec
-
 from vistapass.platform.cache.local import Recent
 from vistapass.platform.db import Database
 from vistapass.platform.db.raw import DatabaseUnavailable, Raw, Statement
 from vistapass.platform.errors import VistapassError
 from vistapass.platform.tenancy.binding import bind_tenant_raw
 from vistapass.tenants.inventory.service import Need
+from vistapass.tenants.orders.batch_sql import (
+    Bucket,
+    claims,
+    create_bucket,
+    forget_answers,
+    inserts,
+    lock_bucket,
+    takes,
+)
 from vistapass.tenants.orders.facts import VERSION_SQL, SaleFactsCache
 from vistapass.tenants.orders.idempotency import RequestInProgress
 from vistapass.tenants.orders.rows import NewLine, NewOrder, NewTicket
@@ -53,7 +60,6 @@ log = logging.getLogger(__name__)
 # Enough to fill a transaction, few enough that one failed batch sends little back.
 MAX_BATCH = 64
 
-Bucket = tuple[str, date, str]  # scope, day, slot
 # How long a process remembers that a bucket exists (they are never deleted; the
 # bound only keeps the memory small).
 BUCKETS_SEEN_S = 3600.0
@@ -240,15 +246,15 @@ class GroupCommit:
         """Write what can go; the ids of the Ready objects written."""
         keyed = [ready for ready in batch if ready.claim is not None]
         capacities = {need.bucket: need.capacity for ready in batch for need in ready.needs}
-        statements: list[Statement] = [(VERSION_SQL, None), *_claims(keyed)]
+        statements: list[Statement] = [(VERSION_SQL, None), *claims(keyed)]
         lock_at: dict[Bucket, int] = {}
         for bucket in sorted(capacities):
             # A bucket this process has not seen is made first if need be (a slot's
             # first sale), just before its lock, so locks are still taken in order.
             if self._buckets_seen.get((slug, bucket)) is None:
-                statements.append(_create(bucket, capacities[bucket]))
+                statements.append(create_bucket(bucket, capacities[bucket]))
             lock_at[bucket] = len(statements)
-            statements.append(_lock(bucket))
+            statements.append(lock_bucket(bucket))
         bound, results = await bind_tenant_raw(self.db, raw, slug, *statements)
         version = int(results[0][0]["version"])
         self.facts.saw_version(bound.schema_name, version)
@@ -280,9 +286,9 @@ class GroupCommit:
             # COMMIT travels with the writes: the bucket rows stay locked for one
             # round trip.
             await raw.batch(
-                *_forget_answers(left_out, stored),
-                *_takes(going, bucket_ids),
-                *_inserts(going, bucket_ids),
+                *forget_answers(left_out, stored),
+                *takes(going, bucket_ids),
+                *inserts(going, bucket_ids),
                 ("COMMIT", None),
             )
         except DatabaseUnavailable as exc:
@@ -323,198 +329,3 @@ def _room_left(
         for need in ready.needs:
             left[need.bucket] -= need.quantity
     return left
-
-
-def _rows_json(rows: Sequence[Any]) -> str:
-    # One JSON document per table: psycopg adapts a Python list element by element,
-    # which cost more than the rest of a batch. msgspec writes uuids, dates and
-    # times natively (the json module calls back into Python for each).
-    return msgspec.json.encode(rows).decode()
-
-
-def _insert_rows(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:
-    """An INSERT of `table`'s rows from a JSON array of objects, typed by `columns`."""
-    names = ", ".join(name for name, _ in columns)
-    types = ", ".join(f"{name} {kind}" for name, kind in columns)
-    return (
-        f"INSERT INTO {table} ({names}) SELECT {names} "
-        f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({types}){tail}"
-    )
-
-
-_CLAIMS = (
-    "INSERT INTO idempotency_records (scope, key, request_hash, response_status, "
-    "response_body) SELECT scope, key, decode(hash, 'hex'), 201, body "
-    "FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(scope text, key text, hash text, body jsonb) "
-    "ON CONFLICT DO NOTHING RETURNING scope, key"
-)
-
-
-def _claims(keyed: Sequence[Ready]) -> list[Statement]:
-    rows = [
-        {
-            "scope": ready.claim.scope,
-            "key": ready.claim.key,
-            "hash": ready.claim.request_hash.hex(),
-            "body": ready.body,
-        }
-        for ready in keyed
-        if ready.claim is not None
-    ]
-    return [(_CLAIMS, {"rows": _rows_json(rows)})] if rows else []
-
-
-def _create(bucket: Bucket, capacity: int) -> Statement:
-    scope, day, slot = bucket
-    return (
-        "INSERT INTO inventory_buckets (scope, day, slot, capacity, taken) "
-        "VALUES (%(scope)s, %(day)s, %(slot)s, %(capacity)s, 0) ON CONFLICT DO NOTHING",
-        {"scope": scope, "day": day, "slot": slot, "capacity": capacity},
-    )
-
-
-def _lock(bucket: Bucket) -> Statement:
-    scope, day, slot = bucket
-    return (
-        "SELECT id, taken FROM inventory_buckets "
-        "WHERE scope = %(scope)s AND day = %(day)s AND slot = %(slot)s FOR UPDATE",
-        {"scope": scope, "day": day, "slot": slot},
-    )
-
-
-_TAKES = (
-    "UPDATE inventory_buckets AS b SET taken = b.taken + v.n, capacity = v.capacity "
-    "FROM unnest(%(ids)s::bigint[], %(ns)s::int[], %(capacities)s::int[]) AS v(id, n, capacity) "
-    "WHERE b.id = v.id"
-)
-
-
-def _takes(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statement]:
-    """Each bucket's places for the orders that go, and its capacity as configured
-    now, as the ordinary path writes it (`inventory.take`): one statement for all
-    of them, whose rows this transaction has locked already."""
-    wanted: dict[int, tuple[int, int]] = {}
-    for ready in going:
-        for need in ready.needs:
-            bucket_id = bucket_ids[need.bucket]
-            places, _ = wanted.get(bucket_id, (0, need.capacity))
-            wanted[bucket_id] = (places + need.quantity, need.capacity)
-    if not wanted:
-        return []  # products without a capacity
-    ordered = sorted(wanted.items())
-    return [
-        (
-            _TAKES,
-            {
-                "ids": [bucket_id for bucket_id, _ in ordered],
-                "ns": [n for _, (n, _) in ordered],
-                "capacities": [capacity for _, (_, capacity) in ordered],
-            },
-        )
-    ]
-
-
-def _forget_answers(left_out: Sequence[Ready], stored: set[tuple[str, str]]) -> list[Statement]:
-    """The answers stored for orders that are not written here: their retries must not
-    be told of orders that do not exist."""
-    ours = [
-        ready.claim
-        for ready in left_out
-        if ready.claim is not None and (ready.claim.scope, ready.claim.key) in stored
-    ]
-    if not ours:
-        return []
-    return [
-        (
-            "DELETE FROM idempotency_records WHERE (scope, key) IN "
-            "(SELECT * FROM unnest(%(scopes)s::text[], %(keys)s::text[]))",
-            {"scopes": [c.scope for c in ours], "keys": [c.key for c in ours]},
-        )
-    ]
-
-
-ORDER_COLUMNS = (
-    ("id", "uuid"),
-    ("code", "text"),
-    ("access_token", "text"),
-    ("channel", "text"),
-    ("status", "text"),
-    ("product_id", "uuid"),
-    ("product_code", "text"),
-    ("visit_date", "date"),
-    ("slot", "text"),
-    ("places", "int"),
-    ("currency", "text"),
-    ("subtotal", "bigint"),
-    ("total", "bigint"),
-    ("refunded_amount", "bigint"),
-    ("quote", "jsonb"),
-    ("contact_name", "text"),
-    ("contact_email", "text"),
-    ("contact_phone", "text"),
-    ("locale", "text"),
-    ("provider", "text"),
-    ("sold_by", "uuid"),
-    ("expires_at", "timestamptz"),
-    ("note", "text"),
-)
-LINE_COLUMNS = (
-    ("order_id", "uuid"),
-    ("unit", "text"),
-    ("quantity", "int"),
-    ("base_price", "bigint"),
-    ("unit_price", "bigint"),
-    ("total", "bigint"),
-    ("adjustments", "jsonb"),
-)
-TICKET_COLUMNS = (
-    ("id", "uuid"),
-    ("order_id", "uuid"),
-    ("position", "smallint"),
-    ("unit", "text"),
-    ("price", "bigint"),
-    ("refunded_amount", "bigint"),
-    ("valid_from", "date"),
-    ("valid_to", "date"),
-    ("slot", "text"),
-    ("entitlement", "jsonb"),
-)
-HOLD_COLUMNS = (
-    ("order_id", "uuid"),
-    ("bucket_id", "bigint"),
-    ("quantity", "int"),
-    ("expires_at", "timestamptz"),
-)
-_INSERTS = tuple(
-    _insert_rows(table, columns)
-    for table, columns in (
-        ("orders", ORDER_COLUMNS),
-        ("order_lines", LINE_COLUMNS),
-        ("tickets", TICKET_COLUMNS),
-        ("order_holds", HOLD_COLUMNS),
-    )
-)
-
-
-def _inserts(going: Sequence[Ready], bucket_ids: dict[Bucket, int]) -> list[Statement]:
-    # The row dataclasses go to JSON as they are: a field the table's columns do not
-    # name (a ticket's `qr`, say, still None) is in the document and not read.
-    orders = [ready.order for ready in going]
-    lines = [line for ready in going for line in ready.lines]
-    tickets = [ticket for ready in going for ticket in ready.tickets]
-    holds = [
-        {
-            "order_id": ready.order.id,
-            "bucket_id": bucket_ids[need.bucket],
-            "quantity": need.quantity,
-            "expires_at": ready.order.expires_at,
-        }
-        for ready in going
-        for need in ready.needs
-    ]
-    tables = (orders, lines, tickets, holds)
-    return [
-        (sql, {"rows": _rows_json(rows)})
-        for sql, rows in zip(_INSERTS, tables, strict=True)
-        if rows
-    ]

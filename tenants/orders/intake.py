@@ -10,7 +10,6 @@ a request that did get a place still gets its first answer after a sell-out.
 from __future__ import annotations
 
 import time
-import uuid
 from functools import partial
 from typing import Any
 
@@ -62,14 +61,8 @@ def web_order_request(
         holders=holders_of(data),
         renewal_of=data.renewal_of,
         # The same member as the quote API sees, so the price quoted is the one charged.
-        member=_member(selling, slug, data.member or member_cookie),
+        member=read_pass(selling.settings, slug, data.member or member_cookie, int(time.time())),
     )
-
-
-def _member(selling: Selling, slug: str, member_pass: str | None) -> uuid.UUID | None:
-    if not member_pass:
-        return None
-    return read_pass(selling.settings, slug, member_pass, int(time.time()))
 
 
 async def take_order(

@@ -216,6 +216,25 @@ class OrdersConsoleController(Controller):
             done=request.query_params.get("done", ""),
         )
 
+    async def _refused(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        slug: str,
+        code: str,
+        exc: VistapassError,
+        action: str,
+        typed: dict[str, Any] | None = None,
+    ) -> Template:
+        """The order's page again, saying why `action` was refused and keeping what was
+        typed; anything but a 422 to a person goes to the error handlers."""
+        if not wants_html(request) or exc.status_code != 422:
+            raise exc
+        error = {"action": action, "code": exc.code, "message": actions.message_of(exc)}
+        if typed is not None:
+            error |= {"field": str(exc.details.get("field", "")), "typed": typed}
+        return await self._order(request, db_session, slug, code, error=error, status_code=422)
+
     @get("/{order_code:str}", opt=READ)
     async def show(
         self,
@@ -244,17 +263,9 @@ class OrdersConsoleController(Controller):
                 actor = await request_actor(request)
                 result = await actions.staff_refund(db_session, selling, actor, order_code, asked)
         except VistapassError as exc:
-            if not wants_html(request) or exc.status_code != 422:
-                raise
-            error = {
-                "action": "refund",
-                "code": exc.code,
-                "message": actions.message_of(exc),
-                "field": str(exc.details.get("field", "")),
-                "typed": actions.typed_refund(form),
-            }
-            return await self._order(
-                request, db_session, tenant.slug, order_code, error=error, status_code=422
+            typed = actions.typed_refund(form)
+            return await self._refused(
+                request, db_session, tenant.slug, order_code, exc, "refund", typed
             )
         target = f"/p/{tenant.slug}/console/orders/{result.order.code}?done=refund"
         return Redirect(target, status_code=303)
@@ -281,17 +292,9 @@ class OrdersConsoleController(Controller):
                     reference=asked.reference,
                 )
         except VistapassError as exc:
-            if not wants_html(request) or exc.status_code != 422:
-                raise
-            error = {
-                "action": "outside_refund",
-                "code": exc.code,
-                "message": actions.message_of(exc),
-                "field": str(exc.details.get("field", "")),
-                "typed": actions.typed_outside_refund(form),
-            }
-            return await self._order(
-                request, db_session, tenant.slug, order_code, error=error, status_code=422
+            typed = actions.typed_outside_refund(form)
+            return await self._refused(
+                request, db_session, tenant.slug, order_code, exc, "outside_refund", typed
             )
         target = f"/p/{tenant.slug}/console/orders/{order.code}?done=outside_refund"
         return Redirect(target, status_code=303)
@@ -310,12 +313,7 @@ class OrdersConsoleController(Controller):
                 actor = await request_actor(request)
                 await actions.staff_cancel(db_session, selling, actor, order_code)
         except VistapassError as exc:
-            if not wants_html(request) or exc.status_code != 422:
-                raise
-            error = {"action": "cancel", "code": exc.code, "message": actions.message_of(exc)}
-            return await self._order(
-                request, db_session, tenant.slug, order_code, error=error, status_code=422
-            )
+            return await self._refused(request, db_session, tenant.slug, order_code, exc, "cancel")
         target = f"/p/{tenant.slug}/console/orders/{order_code.strip().upper()}?done=cancel"
         return Redirect(target, status_code=303)
 
